@@ -1,0 +1,10 @@
+"""Truncated CFG: classifier-free guidance that skips the second model call where it adds little.
+
+ComfyUI imports this folder from custom_nodes/. Export only comfy_entrypoint: the loader ignores
+comfy_entrypoint when NODE_CLASS_MAPPINGS is present.
+"""
+from .nodes.extension import TruncatedCFGExtension
+
+
+async def comfy_entrypoint() -> TruncatedCFGExtension:
+    return TruncatedCFGExtension()

@@ -1,0 +1,1 @@
+"""Developer helpers for tests and benchmarks; ComfyUI never imports this folder."""

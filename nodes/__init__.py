@@ -1,0 +1,1 @@
+"""V3 node classes: thin glue between ComfyUI and ``sampling/``."""

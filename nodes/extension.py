@@ -1,0 +1,16 @@
+"""The ComfyExtension listing every node of the pack."""
+from __future__ import annotations
+
+from typing_extensions import override
+
+from comfy_api.latest import ComfyExtension, io
+
+from .guider import TruncatedCFGGuider
+from .model_patch import TruncatedCFGModelPatch
+from .renorm import TruncatedCFGRenorm
+
+
+class TruncatedCFGExtension(ComfyExtension):
+    @override
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return [TruncatedCFGGuider, TruncatedCFGModelPatch, TruncatedCFGRenorm]

@@ -1,0 +1,33 @@
+"""Truncated CFG (model patch): the guider's policy for KSampler, KSamplerAdvanced and SamplerCustom."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from .policy_inputs import build_policy, policy_inputs
+from .truncation import TruncationController
+
+
+class TruncatedCFGModelPatch(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TruncatedCFGModelPatch",
+            display_name="Truncated CFG (model patch)",
+            category="advanced/guidance",
+            description=("Patches the model so that any sampler node runs only one CFG branch on the "
+                         "steps you choose; the sampler's own cfg applies on the other steps."),
+            inputs=[
+                io.Model.Input("model", tooltip="The diffusion model to patch (it is cloned, never changed)."),
+                *policy_inputs(),
+            ],
+            outputs=[io.Model.Output(display_name="patched_model")],
+        )
+
+    @classmethod
+    def execute(cls, model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
+                sigma_high: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
+        controller = TruncationController(build_policy(cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low,
+                                                       sigma_high, adaptive_threshold))
+        patched = model.clone()
+        controller.install(patched)
+        return io.NodeOutput(patched)

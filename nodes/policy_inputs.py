@@ -1,0 +1,52 @@
+"""The truncation inputs shared by the guider and the model patch, with their tooltips."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..sampling.policy import KEEP_CHOICES, KEEP_COND, TruncationPolicy
+
+STEP_LOCAL = ("Counted within the sigmas of the sampler node that runs it: with KSamplerAdvanced "
+              "start/end steps, SplitSigmas or denoise < 1 the count is local to that part; use the "
+              "sigma window for a split-proof rule.")
+
+
+def policy_inputs() -> list:
+    return [
+        io.Int.Input(
+            "cfg_truncate_steps", default=5, min=0, max=10000,
+            tooltip=("Run only one CFG branch on the last N steps (the Wan 2.2 write-up's "
+                     "--cfg_truncate_steps, default 5 there). 0 = off. More than the schedule's steps "
+                     "truncates every step. " + STEP_LOCAL)),
+        io.Float.Input(
+            "cfg_trunc_ratio", default=1.0, min=0.0, max=1.0, step=0.01,
+            tooltip=("diffusers' Lumina2Pipeline cfg_trunc_ratio: step i of N runs one branch when "
+                     "(i + 1) / N > ratio. 1.0 = off (it does not 'fully enable' truncation); 0.25 "
+                     "guides the first quarter of the steps, as Lumina's README recommends. " + STEP_LOCAL)),
+        io.Combo.Input(
+            "keep", options=list(KEEP_CHOICES), default=KEEP_COND,
+            tooltip=("What a truncated step returns. cond: the positive prediction alone, exactly "
+                     "ComfyUI's cfg = 1 step (Lumina official, diffusers, guidance interval). uncond: the "
+                     "negative prediction alone, the Wan write-up's literal behaviour.")),
+        io.Float.Input(
+            "sigma_low", default=0.0, min=0.0, max=10000.0, step=0.001, optional=True,
+            tooltip=("Sigma window, lower end: full CFG only while the step's sigma is above this. "
+                     "Lumina's official cfg_trunc = c is sigma_low = 1 - c (demo default 0.25 -> 0.75). "
+                     "Independent of step counts, so it survives split samplers and denoise < 1. 0 = off.")),
+        io.Float.Input(
+            "sigma_high", default=0.0, min=0.0, max=10000.0, step=0.001, optional=True,
+            tooltip=("Sigma window, upper end: full CFG only while the step's sigma is at or below this "
+                     "(the guidance-interval paper limits both ends). 0 = no upper bound.")),
+        io.Float.Input(
+            "adaptive_threshold", default=0.0, min=0.0, max=1.0, step=0.001, optional=True,
+            tooltip=("Adaptive Guidance: once the positive and negative predictions agree this well "
+                     "(cosine similarity of the model outputs, every image of the batch), every later "
+                     "step runs one branch. 0 = off; 0.99 is a sensible start. Resets every run.")),
+    ]
+
+
+def build_policy(cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
+                 sigma_high: float = 0.0, adaptive_threshold: float = 0.0) -> TruncationPolicy:
+    """A validated policy; bad input raises ValueError naming the input and its allowed range."""
+    return TruncationPolicy(cfg_truncate_steps=cfg_truncate_steps, cfg_trunc_ratio=float(cfg_trunc_ratio),
+                            sigma_low=float(sigma_low), sigma_high=float(sigma_high),
+                            adaptive_threshold=float(adaptive_threshold), keep=keep)

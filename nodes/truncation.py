@@ -1,0 +1,140 @@
+"""Plugs a truncation policy into ComfyUI's sampling path.
+
+Two wrappers on the model patcher do all of it, so the same code serves the GUIDER node and the
+MODEL patch (KSampler, KSamplerAdvanced, SamplerCustom and SamplerCustomAdvanced all build a
+``CFGGuider``):
+
+- OUTER_SAMPLE opens a ``TruncationRun`` for the schedule of this sampler node, puts it into the
+  run's transformer_options, and files the finished ledger.
+- PREDICT_NOISE decides the call's step and hands ``sampling_function`` a calc-cond-batch
+  function that evaluates only the branch the decision needs. A truncated step then runs at
+  cfg 1, as ComfyUI's own cfg = 1 step, except that every hook sees the kept prediction in both
+  slots instead of ComfyUI's zero placeholder.
+
+The wrappers always call on down the chain, so other PREDICT_NOISE wrappers (LazyCache) keep
+working, and a call they short-circuit is never counted as run.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+from typing import Optional
+
+import comfy.patcher_extension
+import comfy.samplers
+
+from ..sampling.policy import KEEP_COND, TruncationPolicy
+from ..sampling.run import StepDecision, TruncationRun
+
+WRAPPER_KEY = "truncated_cfg"
+RUN_KEY = "truncated_cfg_run"
+LOG_PREFIX = "[Truncated CFG]"
+HISTORY_LENGTH = 16
+
+log = logging.getLogger(__name__)
+
+
+def supports(guider) -> bool:
+    """Only guiders that predict noise exactly as CFGGuider does (positive/negative, one scale)."""
+    return (isinstance(guider, comfy.samplers.CFGGuider)
+            and type(guider).predict_noise is comfy.samplers.CFGGuider.predict_noise)
+
+
+@contextlib.contextmanager
+def guidance_scale(guider, scale: float):
+    """CFGGuider.predict_noise reads its scale from ``guider.cfg``; the chain below us must see ours."""
+    original = guider.cfg
+    guider.cfg = scale
+    try:
+        yield
+    finally:
+        guider.cfg = original
+
+
+class TruncationController:
+    """The policy a patched model or guider carries, and the ledgers of its finished runs."""
+
+    def __init__(self, policy: TruncationPolicy):
+        self.policy = policy
+        self.history: collections.deque = collections.deque(maxlen=HISTORY_LENGTH)
+
+    @property
+    def last_ledger(self):
+        return self.history[-1] if self.history else None
+
+    def install(self, model_patcher) -> None:
+        """Attach to ``model_patcher`` (a clone), replacing an earlier Truncated CFG patch on it."""
+        types = (comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, comfy.patcher_extension.WrappersMP.PREDICT_NOISE)
+        if any(model_patcher.get_wrappers(t, WRAPPER_KEY) for t in types):
+            log.warning("%s the model already carries a Truncated CFG policy; the new one replaces it", LOG_PREFIX)
+        for t in types:
+            model_patcher.remove_wrappers_with_key(t, WRAPPER_KEY)
+        model_patcher.add_wrapper_with_key(types[0], WRAPPER_KEY, self._outer_sample)
+        model_patcher.add_wrapper_with_key(types[1], WRAPPER_KEY, self._predict_noise)
+
+    def _outer_sample(self, executor, noise, latent_image, sampler, sigmas, *args, **kwargs):
+        guider = executor.class_obj
+        if not supports(guider):
+            log.warning("%s %s computes guidance its own way; truncation is off for this run",
+                        LOG_PREFIX, type(guider).__name__)
+            return executor(noise, latent_image, sampler, sigmas, *args, **kwargs)
+        run = TruncationRun(self.policy, sigmas)
+        for note in run.ledger.notes:
+            log.warning("%s %s", LOG_PREFIX, note)
+        transformer_options = guider.model_options.setdefault("transformer_options", {})
+        transformer_options[RUN_KEY] = run
+        try:
+            output = executor(noise, latent_image, sampler, sigmas, *args, **kwargs)
+        finally:
+            transformer_options.pop(RUN_KEY, None)
+        ledger = run.finish()
+        self.history.append(ledger)
+        log.info("%s %s", LOG_PREFIX, ledger.summary())
+        return output
+
+    def _predict_noise(self, executor, x, timestep, model_options, seed=None):
+        guider = executor.class_obj
+        run: Optional[TruncationRun] = model_options.get("transformer_options", {}).get(RUN_KEY)
+        if run is None or not supports(guider):
+            return executor(x, timestep, model_options, seed)
+        decision = run.decide(float(timestep.flatten()[0]))
+        options = model_options.copy()
+        options["sampler_calc_cond_batch_function"] = self._calc_cond_batch(
+            run, decision, guider, model_options.get("sampler_calc_cond_batch_function"))
+        with guidance_scale(guider, guider.cfg if decision.full else 1.0):
+            return executor(x, timestep, options, seed)
+
+    @staticmethod
+    def _calc_cond_batch(run: TruncationRun, decision: StepDecision, guider, previous):
+        def calc(args):
+            conds = args["conds"]
+            if not decision.full:
+                if decision.keep == KEEP_COND:
+                    conds = [guider.conds.get("positive"), None]
+                else:
+                    negative = guider.conds.get("negative")
+                    if negative is None:
+                        raise ValueError("keep = uncond needs a negative conditioning; connect one or use keep = cond")
+                    conds = [None, negative]
+            if previous is not None:
+                out = previous({**args, "conds": conds})
+            else:
+                out = comfy.samplers.calc_cond_batch(args["model"], conds, args["input"], args["sigma"],
+                                                     args["model_options"])
+            branches = sum(c is not None for c in conds)
+            if decision.full:
+                both = conds[0] is not None and conds[1] is not None
+                run.record(decision, branches, args["input"], *(out[:2] if both else (None, None)))
+                return out
+            run.record(decision, branches)
+            kept = out[0] if decision.keep == KEEP_COND else out[1]
+            # Hooks see one consistent pair; a clone so that no hook can alias the two slots.
+            return [kept, kept.clone()] + list(out[2:])
+        return calc
+
+
+def controller_of(model_patcher) -> Optional[TruncationController]:
+    """The controller a model patched by this pack carries, for ledgers and tests; None if unpatched."""
+    wrappers = model_patcher.get_wrappers(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, WRAPPER_KEY)
+    return wrappers[0].__self__ if wrappers else None

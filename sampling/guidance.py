@@ -1,0 +1,69 @@
+"""Guidance maths in model-output space (noise or velocity, up to the factor sigma).
+
+ComfyUI hands hooks x0 predictions; ``x - x0`` is the model output times sigma, and every ratio
+of norms below is invariant to that factor, so these functions take ``x - x0`` directly.
+"""
+from __future__ import annotations
+
+import torch
+
+RENORM_MODES = ("lumina", "diffusers")
+
+
+def cfg(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:
+    """Plain classifier-free guidance, in the operation order ComfyUI's cfg_function uses."""
+    return uncond + (cond - uncond) * scale
+
+
+def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
+    """L2 norm of each sample over every non-batch dimension, shaped to broadcast against ``t``."""
+    norms = torch.linalg.vector_norm(t.float().reshape(t.shape[0], -1), dim=1)
+    return norms.reshape([t.shape[0]] + [1] * (t.ndim - 1))
+
+
+def lumina_renorm_scale(guided: torch.Tensor, cond: torch.Tensor, renorm_cfg: float) -> torch.Tensor:
+    """Per-sample factor of Lumina-Image-2.0's CFG renorm: cap |guided| at renorm_cfg * |cond|.
+
+    Lumina's official rule: if |g| >= k |c| then g *= k |c| / |g|; it never scales up. A sample
+    whose guided output is zero is left alone (its factor is 1) instead of dividing by zero.
+    Returns float32 factors shaped (B, 1, ..., 1); all ones when renorm_cfg <= 0 (off).
+    """
+    guided_norm = _per_sample_norm(guided)
+    if renorm_cfg <= 0:
+        return torch.ones_like(guided_norm)
+    max_norm = _per_sample_norm(cond) * float(renorm_cfg)
+    capped = (guided_norm >= max_norm) & (guided_norm > 0)
+    return torch.where(capped, max_norm / torch.where(capped, guided_norm, torch.ones_like(guided_norm)),
+                       torch.ones_like(guided_norm))
+
+
+def lumina_renorm(guided: torch.Tensor, cond: torch.Tensor, renorm_cfg: float) -> torch.Tensor:
+    """Lumina-Image-2.0's renorm applied: ``guided`` scaled per sample by ``lumina_renorm_scale``."""
+    return guided * lumina_renorm_scale(guided, cond, renorm_cfg).to(guided.dtype)
+
+
+def diffusers_normalize(guided: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """diffusers' Lumina2Pipeline ``cfg_normalization``: g *= |c| / |g| over the last dimension.
+
+    Always applied, so it can scale up; where |g| is zero along a row the row is left as it is.
+    """
+    cond_norm = torch.linalg.vector_norm(cond.float(), dim=-1, keepdim=True)
+    guided_norm = torch.linalg.vector_norm(guided.float(), dim=-1, keepdim=True)
+    nonzero = guided_norm > 0
+    factor = torch.where(nonzero, cond_norm / torch.where(nonzero, guided_norm, torch.ones_like(guided_norm)),
+                         torch.ones_like(guided_norm))
+    return guided * factor.to(guided.dtype)
+
+
+def relative_difference(cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+    """|cond - uncond| / |cond| per sample (B,): how much guidance has left to say at this step."""
+    diff = _per_sample_norm(cond.float() - uncond.float()).flatten()
+    base = _per_sample_norm(cond).flatten()
+    return diff / base.clamp_min(torch.finfo(torch.float32).tiny)
+
+
+def agreement(cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of cond and uncond per sample (B,), the Adaptive Guidance measure."""
+    c = cond.float().reshape(cond.shape[0], -1)
+    u = uncond.float().reshape(uncond.shape[0], -1)
+    return torch.nn.functional.cosine_similarity(c, u, dim=1)
