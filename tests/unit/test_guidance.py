@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+from sampling.guidance import (agreement, cfg, diffusers_normalize, lumina_renorm, lumina_renorm_scale,
+                               relative_difference)
+
+
+def lumina_reference(guided, cond, k):
+    """Lumina's official renorm, one sample at a time (its code handles batch 1 only)."""
+    out = []
+    for g, c in zip(guided, cond):
+        max_new_norm = torch.linalg.vector_norm(c) * k
+        new_norm = torch.linalg.vector_norm(g)
+        out.append(g * (max_new_norm / new_norm) if new_norm >= max_new_norm else g)
+    return torch.stack(out)
+
+
+def sample_pair(shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    cond = torch.randn(shape, generator=g)
+    uncond = torch.randn(shape, generator=g) * 0.7
+    return cond, uncond
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 8, 8), (3, 16, 2, 6, 6)])
+@pytest.mark.parametrize("k", [0.5, 1.0, 1.5])
+def test_lumina_renorm_matches_the_official_rule_per_sample(shape, k):
+    cond, uncond = sample_pair(shape)
+    guided = cfg(cond, uncond, 4.0)
+    guided[0] *= 0.01  # one sample below the cap, to check it stays untouched
+    torch.testing.assert_close(lumina_renorm(guided, cond, k), lumina_reference(guided, cond, k),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_lumina_renorm_never_scales_up_and_zero_is_off():
+    cond, uncond = sample_pair((2, 4, 4, 4))
+    small = cond * 0.1
+    assert torch.equal(lumina_renorm(small, cond, 1.0), small)
+    guided = cfg(cond, uncond, 5.0)
+    assert torch.equal(lumina_renorm(guided, cond, 0.0), guided)
+    scale = lumina_renorm_scale(guided, cond, 1.0)
+    assert scale.shape == (2, 1, 1, 1) and bool((scale <= 1).all())
+
+
+def test_lumina_renorm_survives_a_zero_output():
+    cond = torch.zeros(2, 4, 4, 4)
+    assert torch.equal(lumina_renorm(torch.zeros_like(cond), cond, 1.0), torch.zeros_like(cond))
+    assert torch.isfinite(lumina_renorm(torch.ones_like(cond), cond, 1.0)).all()
+
+
+def test_diffusers_normalize_matches_the_pipeline():
+    cond, uncond = sample_pair((2, 16, 8, 8))
+    guided = cfg(cond, uncond, 4.0)
+    expected = guided * (torch.norm(cond, dim=-1, keepdim=True) / torch.norm(guided, dim=-1, keepdim=True))
+    torch.testing.assert_close(diffusers_normalize(guided, cond), expected, rtol=1e-5, atol=1e-6)
+    zero = torch.zeros_like(guided)
+    assert torch.equal(diffusers_normalize(zero, cond), zero)
+
+
+def test_cfg_uses_comfyui_operation_order():
+    cond, uncond = sample_pair((1, 4, 4, 4))
+    assert torch.equal(cfg(cond, uncond, 3.5), uncond + (cond - uncond) * 3.5)
+    assert torch.equal(cfg(cond, cond, 7.0), cond)
+
+
+def test_relative_difference_and_agreement_per_sample():
+    cond, uncond = sample_pair((2, 3, 4, 4))
+    rel = relative_difference(cond, uncond)
+    for b in range(2):
+        assert rel[b].item() == pytest.approx(((cond[b] - uncond[b]).norm() / cond[b].norm()).item(), rel=1e-6)
+    agree = agreement(cond, torch.stack([cond[0] * 2.0, -cond[1]]))
+    assert agree.tolist() == pytest.approx([1.0, -1.0], abs=1e-6)

@@ -1,0 +1,107 @@
+import math
+
+import pytest
+import torch
+
+from sampling.policy import TruncationPolicy
+
+
+def truncated(policy, schedule):
+    return [i for i in range(len(schedule) - 1) if policy.static_reasons(i, schedule)]
+
+
+def linear(n):
+    return [1.0 - i / n for i in range(n + 1)]
+
+
+def diffusers_truncated_steps(n, ratio):
+    """Lumina2Pipeline's loop, as diffusers writes it."""
+    out = []
+    for i in range(n):
+        do_classifier_free_truncation = (i + 1) / n > ratio
+        if do_classifier_free_truncation:
+            out.append(i)
+    return out
+
+
+RATIOS = [0.0, 0.01, 0.1, 0.125, 0.2, 0.25, 0.3, 1 / 3, 0.333, 0.5, 0.6, 2 / 3, 0.7, 0.75, 0.8, 0.9, 0.99, 1.0]
+
+
+@pytest.mark.parametrize("ratio", RATIOS)
+def test_cfg_trunc_ratio_truncates_exactly_the_steps_diffusers_truncates(ratio):
+    policy = TruncationPolicy(cfg_trunc_ratio=ratio)
+    for n in range(1, 101):
+        assert truncated(policy, linear(n)) == diffusers_truncated_steps(n, ratio), n
+
+
+def test_lumina_readme_recommendation_guides_steps_0_to_11_of_50():
+    steps = truncated(TruncationPolicy(cfg_trunc_ratio=0.25), linear(50))
+    assert steps == list(range(12, 50))
+    assert 2 * (50 - len(steps)) + len(steps) == 62  # model calls instead of 100
+
+
+def test_ratio_one_is_off_and_zero_truncates_everything():
+    assert truncated(TruncationPolicy(cfg_trunc_ratio=1.0), linear(30)) == []
+    assert truncated(TruncationPolicy(cfg_trunc_ratio=0.0), linear(30)) == list(range(30))
+    assert not TruncationPolicy(cfg_trunc_ratio=1.0, cfg_truncate_steps=0).enabled
+
+
+def test_last_n_steps_as_in_the_wan_write_up():
+    steps = truncated(TruncationPolicy(cfg_truncate_steps=5), linear(40))
+    assert steps == list(range(35, 40))
+    assert 35 * 2 + 5 == 75  # the write-up's own count: 75 forward passes instead of 80
+    assert truncated(TruncationPolicy(cfg_truncate_steps=50), linear(40)) == list(range(40))
+
+
+def flow_simple_schedule(shift, steps, timesteps=1000):
+    """ComfyUI's `simple` scheduler over AuraFlow-style flow sigmas (multiplier 1), written out."""
+    t = torch.arange(1, timesteps + 1, 1) / timesteps
+    table = shift * t / (1 + (shift - 1) * t)
+    stride = len(table) / steps
+    return [float(table[-(1 + int(x * stride))]) for x in range(steps)] + [0.0]
+
+
+def test_sigma_low_reproduces_lumina_official_cfg_trunc():
+    schedule = flow_simple_schedule(6.0, 50)
+    cfg_trunc = 0.25
+    official_guided = [i for i in range(50) if 1.0 - schedule[i] < cfg_trunc]  # t < cfg_trunc, t = 1 - sigma
+    policy = TruncationPolicy(sigma_low=1.0 - cfg_trunc)
+    guided = [i for i in range(50) if not policy.static_reasons(i, schedule)]
+    assert guided == official_guided
+    assert len(guided) == 34  # reference.md: shift 6, 50 simple steps, demo's 0.25
+
+
+def test_sigma_window_both_ends():
+    schedule = [10.0, 5.0, 2.0, 1.0, 0.5, 0.0]
+    policy = TruncationPolicy(sigma_low=0.6, sigma_high=5.0)
+    assert truncated(policy, schedule) == [0, 4]
+    assert truncated(TruncationPolicy(sigma_high=2.0), schedule) == [0, 1]
+
+
+def test_window_off_never_truncates_even_zero_length_steps():
+    assert truncated(TruncationPolicy(), [1.0, 0.0, 0.0]) == []
+
+
+def test_rules_combine_by_union_and_name_themselves():
+    policy = TruncationPolicy(cfg_truncate_steps=2, cfg_trunc_ratio=0.5)
+    schedule = linear(10)
+    assert truncated(policy, schedule) == list(range(5, 10))
+    assert policy.static_reasons(9, schedule) == ("cfg_truncate_steps", "cfg_trunc_ratio")
+    assert policy.static_reasons(5, schedule) == ("cfg_trunc_ratio",)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(cfg_truncate_steps=-1), "cfg_truncate_steps must be 0"),
+    (dict(cfg_truncate_steps=2.5), "cfg_truncate_steps must be a whole number"),
+    (dict(cfg_trunc_ratio=1.5), r"cfg_trunc_ratio must be in \[0, 1\]"),
+    (dict(cfg_trunc_ratio=-0.1), r"cfg_trunc_ratio must be in \[0, 1\]"),
+    (dict(cfg_trunc_ratio=math.nan), "cfg_trunc_ratio is NaN"),
+    (dict(sigma_low=2.0, sigma_high=1.0), "sigma window is inverted"),
+    (dict(sigma_low=-1.0), "sigma_low must be 0"),
+    (dict(sigma_high=-1.0), "sigma_high must be 0"),
+    (dict(adaptive_threshold=1.5), r"adaptive_threshold must be in \[0, 1\]"),
+    (dict(keep="negative"), "keep must be one of cond, uncond"),
+])
+def test_bad_input_names_the_input_and_its_range(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TruncationPolicy(**kwargs)
