@@ -68,7 +68,10 @@ class TruncationRun:
             rec.expert = expert
         if not decision.full or x is None or cond_x0 is None or uncond_x0 is None:
             return
-        cond, uncond = x - cond_x0, x - uncond_x0
+        with torch.no_grad():  # some samplers (uni_pc) run with grad enabled; measures must hold no graph
+            self._measure(decision, x - cond_x0, x - uncond_x0)
+
+    def _measure(self, decision: StepDecision, cond: torch.Tensor, uncond: torch.Tensor) -> None:
         if self.policy.adaptive and self.ledger.adaptive_latched_at is None:
             agree = agreement(cond, uncond)
             self._diagnostics.setdefault(decision.step, (relative_difference(cond, uncond), agree))

@@ -1,0 +1,65 @@
+"""Small checkpoints built with ComfyUI's own model classes, saved and loaded as users' files are.
+
+No weights can be downloaded, so tests and benchmarks build their models: the real architecture
+and key layout at a small width, random weights from a fixed seed, written as safetensors and
+read back through ``comfy.sd.load_diffusion_model``, the path a user's file takes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+WAN_TEXT_DIM = 4096  # fixed by ComfyUI's WanModel (UMT5-XXL width); not read from the weights
+
+
+def init_weights(module: torch.nn.Module, seed: int) -> None:
+    """Deterministic small weights; norm scales at 1 so activations stay in range."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if "norm" in name and name.endswith("weight"):
+                p.fill_(1.0)
+            else:
+                std = 1.0 / max(p.shape[-1], 1) ** 0.5 if p.ndim > 1 else 0.02
+                p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def wan_state_dict(dim: int = 128, layers: int = 2, ffn_dim: int | None = None, in_dim: int = 16,
+                   seed: int = 0) -> dict[str, torch.Tensor]:
+    """A Wan 2.1/2.2 (t2v layout) state dict from ComfyUI's WanModel; heads = dim // 128 as ComfyUI detects."""
+    import comfy.ldm.wan.model
+    import comfy.ops
+
+    if dim % 128:
+        raise ValueError(f"Wan width must be a multiple of 128 (ComfyUI detects heads = dim // 128), got {dim}")
+    model = comfy.ldm.wan.model.WanModel(
+        model_type="t2v", dim=dim, ffn_dim=ffn_dim or 2 * dim, num_heads=dim // 128, num_layers=layers,
+        in_dim=in_dim, out_dim=16, text_dim=WAN_TEXT_DIM, operations=comfy.ops.disable_weight_init)
+    init_weights(model, seed)
+    return {k: v.contiguous() for k, v in model.state_dict().items()}
+
+
+def save_wan(path: Path, **kwargs) -> Path:
+    import safetensors.torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file(wan_state_dict(**kwargs), str(path))
+    return path
+
+
+def load_model(path: Path):
+    """Load as ComfyUI's UNETLoader does (safetensors, architecture detected from the keys)."""
+    import comfy.sd
+
+    model = comfy.sd.load_diffusion_model(str(path))
+    if model is None:
+        raise ValueError(f"ComfyUI could not detect the architecture of {path}")
+    return model
+
+
+def wan_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
+    """A CONDITIONING value as a Wan text encoder would hand it on (random embeddings)."""
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(batch, tokens, WAN_TEXT_DIM, generator=g), {}]]

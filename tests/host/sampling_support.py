@@ -1,0 +1,123 @@
+"""Helpers for running ComfyUI's real sampler nodes on the small test model (host tier only)."""
+from __future__ import annotations
+
+import contextlib
+
+import comfy.samplers
+import torch
+from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+
+from devtools.host import import_pack
+
+import_pack()
+from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
+
+SEED = 7
+STEPS = 8
+CFG = 4.0
+ALL_OFF = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
+
+
+def latent(batch: int) -> dict:
+    return {"samples": torch.zeros(batch, 16, 1, 8, 8)}
+
+
+def schedule(model, steps: int = STEPS, scheduler: str = "simple") -> torch.Tensor:
+    return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
+
+
+def sample_custom_advanced(guider, sampler_name: str, batch: int, sigmas: torch.Tensor) -> torch.Tensor:
+    """ComfyUI's SamplerCustomAdvanced node, as a graph runs it."""
+    sampler = comfy.samplers.sampler_object(sampler_name)
+    out = SamplerCustomAdvanced().sample(Noise_RandomNoise(SEED), guider, sampler, sigmas, latent(batch))
+    return out[0]["samples"]
+
+
+def truncated_guider(model, conds, cfg: float = CFG, **policy):
+    settings = dict(ALL_OFF)
+    settings.update(policy)
+    return TruncatedCFGGuider.execute(model, conds[0], conds[1], cfg, **settings).result[0]
+
+
+def core_guider(model, positive, negative, cfg: float):
+    guider = comfy.samplers.CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    return guider
+
+
+def design_step(sigmas, sigma: float) -> int:
+    """The design's rule, written out plainly: the step i with sigmas[i] >= sigma > sigmas[i + 1]."""
+    values = [float(s) for s in sigmas]
+    n = len(values) - 1
+    for i in range(n):
+        if values[i] >= sigma > values[i + 1]:
+            return i
+    return 0 if sigma > values[0] else n - 1
+
+
+class ReferenceGuider(comfy.samplers.CFGGuider):
+    """Core's sampling_function at cfg = 1 on the calls that belong to the given steps.
+
+    With ``positive_in_both_slots`` those calls evaluate the positive prompt as both branches,
+    so hooks and CFG++ samplers read the positive prediction as the uncond one.
+    """
+
+    def __init__(self, model, positive, negative, cfg, sigmas, truncated_steps, positive_in_both_slots=False):
+        super().__init__(model)
+        self.set_conds(positive, negative)
+        self.set_cfg(cfg)
+        self.reference_sigmas = sigmas
+        self.truncated_steps = set(truncated_steps)
+        self.positive_in_both_slots = positive_in_both_slots
+
+    def predict_noise(self, x, timestep, model_options={}, seed=None):  # noqa: B006 (core's signature)
+        step = design_step(self.reference_sigmas, float(timestep.flatten()[0]))
+        positive, negative, cfg = self.conds.get("positive"), self.conds.get("negative"), self.cfg
+        if step in self.truncated_steps:
+            cfg = 1.0
+            if self.positive_in_both_slots:
+                negative = positive
+        return comfy.samplers.sampling_function(self.inner_model, x, timestep, negative, positive, cfg,
+                                                model_options=model_options, seed=seed)
+
+
+@contextlib.contextmanager
+def count_rows(model):
+    """Counts batch rows through the diffusion model's forward: what the model actually ran."""
+    rows = []
+    handle = model.model.diffusion_model.register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
+    try:
+        yield rows
+    finally:
+        handle.remove()
+
+
+class CfgSpy:
+    """Pre- and post-CFG hooks that record what other nodes' hooks are handed.
+
+    The hooks are closures, not bound methods: ModelPatcher.clone() deep-copies model_options,
+    which would copy a bound method's instance and record into the copy.
+    """
+
+    def __init__(self):
+        self.pre: list[tuple[float, torch.Tensor, torch.Tensor]] = []
+        self.post: list[dict] = []
+
+    def attach(self, model):
+        pre, post = self.pre, self.post
+
+        def pre_cfg(args):
+            out = args["conds_out"]
+            pre.append((float(args["sigma"].flatten()[0]), out[0].clone(), out[1].clone()))
+            return out
+
+        def post_cfg(args):
+            post.append({k: (v.clone() if torch.is_tensor(v) else v) for k, v in args.items()
+                         if k in ("denoised", "cond_denoised", "uncond_denoised", "input", "cond_scale", "sigma")})
+            return args["denoised"]
+
+        patched = model.clone()
+        patched.set_model_sampler_pre_cfg_function(pre_cfg)
+        patched.set_model_sampler_post_cfg_function(post_cfg)
+        return patched
