@@ -63,3 +63,37 @@ def wan_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
     """A CONDITIONING value as a Wan text encoder would hand it on (random embeddings)."""
     g = torch.Generator().manual_seed(seed)
     return [[torch.randn(batch, tokens, WAN_TEXT_DIM, generator=g), {}]]
+
+
+LUMINA2_TEXT_DIM = 2304  # Gemma 2 2B hidden size, what Lumina 2's cap_embedder takes
+
+
+def lumina2_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) -> dict[str, torch.Tensor]:
+    """A Lumina 2 NextDiT state dict at the width ComfyUI's detection fixes (2304), ``layers`` deep.
+
+    One layer (plus NextDiT's two noise- and two context-refiner layers) is ~0.6 GB in bf16.
+    """
+    import comfy.ldm.lumina.model
+    import comfy.ops
+
+    model = comfy.ldm.lumina.model.NextDiT(
+        patch_size=2, in_channels=16, dim=2304, n_layers=layers, n_heads=24, n_kv_heads=8, qk_norm=True,
+        cap_feat_dim=LUMINA2_TEXT_DIM, axes_dims=[32, 32, 32], axes_lens=[300, 512, 512],
+        operations=comfy.ops.disable_weight_init)
+    init_weights(model, seed)
+    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+
+
+def save_lumina2(path: Path, **kwargs) -> Path:
+    import safetensors.torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file(lumina2_state_dict(**kwargs), str(path))
+    return path
+
+
+def lumina2_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
+    """A CONDITIONING value as the Gemma 2 text encoder hands it on: embeddings and their attention mask."""
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(batch, tokens, LUMINA2_TEXT_DIM, generator=g), {"attention_mask": torch.ones(batch, tokens, dtype=torch.long)}]]

@@ -1,0 +1,54 @@
+"""The pack loads through ComfyUI's own custom-node loader and every node is what the design names."""
+import asyncio
+import logging
+
+from hostenv import require_host
+
+require_host()
+
+import nodes  # noqa: E402
+
+from devtools.host import PACK_ROOT  # noqa: E402
+
+EXPECTED = {
+    "TruncatedCFGGuider": "Truncated CFG Guider",
+    "TruncatedCFGModelPatch": "Truncated CFG (model patch)",
+    "TruncatedCFGRenorm": "CFG Renorm",
+}
+GUIDER_INPUTS = ["model", "positive", "negative", "cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep"]
+OPTIONAL = ["sigma_low", "sigma_high", "adaptive_threshold"]
+
+
+def load_pack(caplog):
+    asyncio.run(nodes.init_builtin_extra_nodes())
+    core_ids = set(nodes.NODE_CLASS_MAPPINGS)
+    caplog.clear()  # core's own import warnings (torchaudio) are not ours
+    with caplog.at_level(logging.WARNING):
+        assert asyncio.run(nodes.load_custom_node(str(PACK_ROOT)))
+    return core_ids
+
+
+def test_loader_registers_every_node_with_its_display_name(caplog):
+    core_ids = load_pack(caplog)
+    assert caplog.text == "", "loading the pack logged warnings"
+    assert {"CFGGuider", "RenormCFG", "CFGNorm"} <= core_ids
+    assert not core_ids & set(EXPECTED), "a node ID collides with core; core would win silently"
+    for node_id, display in EXPECTED.items():
+        assert node_id in nodes.NODE_CLASS_MAPPINGS
+        assert nodes.NODE_DISPLAY_NAME_MAPPINGS[node_id] == display
+
+
+def test_inputs_are_named_as_the_design_and_every_one_has_a_tooltip(caplog):
+    load_pack(caplog)
+    infos = {node_id: nodes.NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES() for node_id in EXPECTED}
+    guider = infos["TruncatedCFGGuider"]
+    assert list(guider["required"]) == GUIDER_INPUTS and list(guider["optional"]) == OPTIONAL
+    patch = infos["TruncatedCFGModelPatch"]
+    assert list(patch["required"]) == ["model"] + GUIDER_INPUTS[4:] and list(patch["optional"]) == OPTIONAL
+    assert list(infos["TruncatedCFGRenorm"]["required"]) == ["model", "renorm_cfg", "mode"]
+    for node_id, info in infos.items():
+        for section in ("required", "optional"):
+            for name, spec in info.get(section, {}).items():
+                assert len(spec) > 1 and spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
+    assert guider["optional"]["adaptive_threshold"][1]["default"] == 0.0  # advanced rules default to off
+    assert guider["required"]["cfg_trunc_ratio"][1]["default"] == 1.0
