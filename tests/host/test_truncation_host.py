@@ -106,22 +106,23 @@ def test_hooks_get_the_kept_prediction_in_both_slots_never_zeros(wan_model, wan_
             assert torch.equal(post["denoised"], post["cond_denoised"])
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("sampler_name", ["euler_cfg_pp", "dpmpp_2m_cfg_pp"])
-def test_cfg_pp_samplers_skip_the_branch_and_read_the_kept_prediction(wan_model, wan_conds, sampler_name):
+def test_cfg_pp_samplers_skip_the_branch_and_read_the_kept_prediction(wan_model, wan_conds, sampler_name, batch):
     sigmas = schedule(wan_model)
     spy = CfgSpy()
     guider = truncated_guider(spy.attach(wan_model), wan_conds, cfg_truncate_steps=4)
     with count_rows(wan_model) as rows:
-        got = sample_custom_advanced(guider, sampler_name, 1, sigmas)
+        got = sample_custom_advanced(guider, sampler_name, batch, sigmas)
     ledger = guider.controller.last_ledger
-    assert ledger.truncated_steps == [4, 5, 6, 7] and sum(rows) == ledger.branches == 12
+    assert ledger.truncated_steps == [4, 5, 6, 7] and sum(rows) == ledger.branches * batch == 12 * batch
     assert torch.isfinite(got).all()
     for post in spy.post[4:]:
         assert torch.equal(post["uncond_denoised"], post["cond_denoised"])
     # Same maths as a CFG++ run that evaluates the positive prompt in both slots on those steps
     # (batched there, one branch here: equal up to matmul blocking).
     reference = ReferenceGuider(wan_model, *wan_conds, CFG, sigmas, [4, 5, 6, 7], positive_in_both_slots=True)
-    expected = sample_custom_advanced(reference, sampler_name, 1, sigmas)
+    expected = sample_custom_advanced(reference, sampler_name, batch, sigmas)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 

@@ -1,0 +1,146 @@
+"""What truncation saves, measured on ComfyUI's real sampler in one run.
+
+A compute-bound Wan-architecture model (ComfyUI's WanModel, random weights) is sampled through
+SamplerCustomAdvanced with ComfyUI's CFGGuider, with the Truncated CFG Guider with every rule off,
+and with truncation policies. Runs are interleaved round by round and the median is taken, so the
+machine's drift hits every variant alike. Printed per policy: branch evaluations, the wall-time
+ratio against full CFG, and the forward-pass bound (sum of the measured diffusion-model forward
+times, truncated / full): the best a truncation can do is to save exactly the forward passes it
+skips. Targets: ratio within 0.01 of the bound; guider-off / CFGGuider <= 1.01.
+
+usage: python benchmarks/bench_truncation.py [--dim 512] [--layers 4] [--tokens 192] [--steps 20] [--rounds 5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from devtools.host import import_host, import_pack  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dim", type=int, default=512, help="Wan width (multiple of 128)")
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--tokens", type=int, default=192, help="latent tokens: 3 frames x (H/2) x (W/2)")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved repetitions; the median is reported")
+    parser.add_argument("--sampler", default="euler")
+    parser.add_argument("--cfg", type=float, default=4.0)
+    return parser.parse_args(argv)
+
+
+class ForwardTimer:
+    """Wall time of every diffusion-model forward, and its batch rows."""
+
+    def __init__(self, diffusion_model):
+        self.durations: list[float] = []
+        self.rows = 0
+        self._start = 0.0
+        diffusion_model.register_forward_pre_hook(self._before)
+        diffusion_model.register_forward_hook(self._after)
+
+    def _before(self, module, args):
+        self._start = time.perf_counter()
+
+    def _after(self, module, args, output):
+        self.durations.append(time.perf_counter() - self._start)
+        self.rows += output.shape[0]
+
+    def take(self) -> tuple[float, int]:
+        total, rows = sum(self.durations), self.rows
+        self.durations, self.rows = [], 0
+        return total, rows
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    host, reason = import_host()
+    if host is None:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    import_pack()
+    import comfy.samplers
+    import comfy.utils
+    import torch
+    from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+
+    from devtools.checkpoints import load_model, save_wan, wan_conditioning
+    from truncated_cfg.nodes.guider import TruncatedCFGGuider
+
+    comfy.utils.PROGRESS_BAR_ENABLED = False
+    side = int(round((args.tokens / 3) ** 0.5)) * 2
+    if 3 * (side // 2) ** 2 != args.tokens:
+        print(f"error: --tokens must be 3 x n^2 (3 latent frames of n x n patches), got {args.tokens}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load_model(save_wan(Path(tmp) / "wan_bench.safetensors", dim=args.dim, layers=args.layers))
+    timer = ForwardTimer(model.model.diffusion_model)
+    positive, negative = wan_conditioning(1, tokens=16), wan_conditioning(2, tokens=16)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", args.steps)
+    sampler = comfy.samplers.sampler_object(args.sampler)
+    latent = {"samples": torch.zeros(1, 16, 3, side, side)}
+
+    def core():
+        guider = comfy.samplers.CFGGuider(model)
+        guider.set_conds(positive, negative)
+        guider.set_cfg(args.cfg)
+        return guider, None
+
+    def ours(**policy):
+        def make():
+            settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
+            settings.update(policy)
+            guider = TruncatedCFGGuider.execute(model, positive, negative, args.cfg, **settings).result[0]
+            return guider, guider.controller
+        return make
+
+    variants = {
+        "CFGGuider (core)": core,
+        "Truncated CFG, every rule off": ours(),
+        f"cfg_truncate_steps = 5 of {args.steps}": ours(cfg_truncate_steps=5),
+        "cfg_trunc_ratio = 0.25": ours(cfg_trunc_ratio=0.25),
+    }
+    wall = {name: [] for name in variants}
+    forward = {name: [] for name in variants}
+    branches = {}
+    torch.manual_seed(0)
+    SamplerCustomAdvanced().sample(Noise_RandomNoise(0), core()[0], sampler, sigmas, latent)  # warm-up
+    timer.take()
+    for _ in range(args.rounds):
+        for name, make in variants.items():
+            guider, controller = make()
+            start = time.perf_counter()
+            SamplerCustomAdvanced().sample(Noise_RandomNoise(0), guider, sampler, sigmas, latent)
+            wall[name].append(time.perf_counter() - start)
+            fwd, rows = timer.take()
+            forward[name].append(fwd)
+            ledger = controller.last_ledger if controller else None
+            if ledger is not None and ledger.branches != rows:
+                raise AssertionError(f"{name}: ledger says {ledger.branches} branches, the model ran {rows} rows")
+            branches[name] = rows
+
+    full = statistics.median(wall["CFGGuider (core)"])
+    full_fwd = statistics.median(forward["CFGGuider (core)"])
+    print(f"Wan-architecture model: dim {args.dim}, {args.layers} layers, {args.tokens} tokens, {args.steps} "
+          f"{args.sampler} steps, cfg {args.cfg}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"median of {args.rounds} interleaved rounds")
+    print(f"{'variant':34} {'branches':>10} {'wall s':>8} {'wall ratio':>10} {'fwd bound':>10} {'gap':>7}")
+    for name in variants:
+        w, f = statistics.median(wall[name]), statistics.median(forward[name])
+        run, total = branches[name], branches["CFGGuider (core)"]
+        ratio, bound = w / full, f / full_fwd
+        print(f"{name:34} {run:>4} / {total:<3} {w:8.3f} {ratio:10.4f} {bound:10.4f} {ratio - bound:+7.4f}")
+    off = statistics.median(wall["Truncated CFG, every rule off"]) / full
+    print(f"guider-off / CFGGuider wall ratio: {off:.4f} (target <= 1.01)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
