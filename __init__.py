@@ -1,7 +1,7 @@
 """Truncated CFG: classifier-free guidance that skips the second model call where it adds little.
 
 ComfyUI imports this folder from custom_nodes/. Export only comfy_entrypoint: the loader ignores
-comfy_entrypoint when NODE_CLASS_MAPPINGS is present.
+it as soon as a V1 node mapping is present.
 """
 from .nodes.extension import TruncatedCFGExtension
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from .policy_inputs import build_policy, policy_inputs
+from .policy_inputs import patched_clone, policy_inputs
 from .truncation import TruncationController
 
 
@@ -41,10 +41,8 @@ class TruncatedCFGGuider(io.ComfyNode):
     def execute(cls, model, positive, negative, cfg: float, cfg_truncate_steps: int, cfg_trunc_ratio: float,
                 keep: str, sigma_low: float = 0.0, sigma_high: float = 0.0,
                 adaptive_threshold: float = 0.0) -> io.NodeOutput:
-        controller = TruncationController(build_policy(cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low,
-                                                       sigma_high, adaptive_threshold))
-        patched = model.clone()
-        controller.install(patched)
+        patched, controller = patched_clone(model, cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low, sigma_high,
+                                            adaptive_threshold)
         guider = TruncatedGuider(patched, controller)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)

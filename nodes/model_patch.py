@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .policy_inputs import build_policy, policy_inputs
-from .truncation import TruncationController
+from .policy_inputs import patched_clone, policy_inputs
 
 
 class TruncatedCFGModelPatch(io.ComfyNode):
@@ -26,8 +25,6 @@ class TruncatedCFGModelPatch(io.ComfyNode):
     @classmethod
     def execute(cls, model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
                 sigma_high: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
-        controller = TruncationController(build_policy(cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low,
-                                                       sigma_high, adaptive_threshold))
-        patched = model.clone()
-        controller.install(patched)
+        patched, _ = patched_clone(model, cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low, sigma_high,
+                                   adaptive_threshold)
         return io.NodeOutput(patched)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..sampling.policy import KEEP_CHOICES, KEEP_COND, TruncationPolicy
+from .truncation import TruncationController
 
 STEP_LOCAL = ("Counted within the sigmas of the sampler node that runs it: with KSamplerAdvanced "
               "start/end steps, SplitSigmas or denoise < 1 the count is local to that part; use the "
@@ -44,9 +45,17 @@ def policy_inputs() -> list:
     ]
 
 
-def build_policy(cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
-                 sigma_high: float = 0.0, adaptive_threshold: float = 0.0) -> TruncationPolicy:
-    """A validated policy; bad input raises ValueError naming the input and its allowed range."""
-    return TruncationPolicy(cfg_truncate_steps=cfg_truncate_steps, cfg_trunc_ratio=float(cfg_trunc_ratio),
-                            sigma_low=float(sigma_low), sigma_high=float(sigma_high),
-                            adaptive_threshold=float(adaptive_threshold), keep=keep)
+def patched_clone(model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
+                  sigma_high: float = 0.0, adaptive_threshold: float = 0.0):
+    """(clone of ``model`` carrying the policy, its controller).
+
+    The policy is validated first, so bad input raises ValueError naming the input and its range
+    before anything is cloned.
+    """
+    policy = TruncationPolicy(cfg_truncate_steps=cfg_truncate_steps, cfg_trunc_ratio=float(cfg_trunc_ratio),
+                              sigma_low=float(sigma_low), sigma_high=float(sigma_high),
+                              adaptive_threshold=float(adaptive_threshold), keep=keep)
+    controller = TruncationController(policy)
+    patched = model.clone()
+    controller.install(patched)
+    return patched, controller
