@@ -96,4 +96,5 @@ def save_lumina2(path: Path, **kwargs) -> Path:
 def lumina2_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
     """A CONDITIONING value as the Gemma 2 text encoder hands it on: embeddings and their attention mask."""
     g = torch.Generator().manual_seed(seed)
-    return [[torch.randn(batch, tokens, LUMINA2_TEXT_DIM, generator=g), {"attention_mask": torch.ones(batch, tokens, dtype=torch.long)}]]
+    mask = torch.ones(batch, tokens, dtype=torch.long)
+    return [[torch.randn(batch, tokens, LUMINA2_TEXT_DIM, generator=g), {"attention_mask": mask}]]

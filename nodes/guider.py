@@ -31,7 +31,8 @@ class TruncatedCFGGuider(io.ComfyNode):
                 io.Conditioning.Input("positive", tooltip="The prompt to follow."),
                 io.Conditioning.Input("negative", tooltip="The prompt to steer away from (the unconditional branch)."),
                 io.Float.Input("cfg", default=4.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Guidance scale on full-CFG steps (Lumina 2: 4.0; Wan 2.2 T2V high-noise: 4.0)."),
+                               tooltip=("Guidance scale on full-CFG steps "
+                                        "(Lumina 2: 4.0; Wan 2.2 T2V high-noise expert: 4.0).")),
                 *policy_inputs(),
             ],
             outputs=[io.Guider.Output()],

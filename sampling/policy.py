@@ -52,7 +52,8 @@ class TruncationPolicy:
         for name in ("cfg_trunc_ratio", "sigma_low", "sigma_high", "adaptive_threshold"):
             _finite(name, getattr(self, name))
         if not 0.0 <= self.cfg_trunc_ratio <= 1.0:
-            raise ValueError(f"cfg_trunc_ratio must be in [0, 1] (1.0 = off, as in diffusers), got {self.cfg_trunc_ratio}")
+            raise ValueError(
+                f"cfg_trunc_ratio must be in [0, 1] (1.0 = off, as in diffusers), got {self.cfg_trunc_ratio}")
         if self.sigma_low < 0.0:
             raise ValueError(f"sigma_low must be 0 (off) or more, got {self.sigma_low}")
         if self.sigma_high < 0.0:
@@ -62,7 +63,8 @@ class TruncationPolicy:
                 f"sigma window is inverted or empty: sigma_low {self.sigma_low} must be below sigma_high "
                 f"{self.sigma_high} (set sigma_high to 0 for no upper bound)")
         if not 0.0 <= self.adaptive_threshold <= 1.0:
-            raise ValueError(f"adaptive_threshold must be in [0, 1] (0 = off, 0.99 is a sensible start), got {self.adaptive_threshold}")
+            raise ValueError(f"adaptive_threshold must be in [0, 1] (0 = off, 0.99 is a sensible start), "
+                             f"got {self.adaptive_threshold}")
         if self.keep not in KEEP_CHOICES:
             raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
 

@@ -7,7 +7,7 @@ require_host()
 
 import nodes  # noqa: E402
 from comfy_extras.nodes_lumina2 import RenormCFG  # noqa: E402
-from sampling_support import CFG, SEED, STEPS, latent  # noqa: E402
+from sampling_support import CFG, SEED, STEPS  # noqa: E402
 
 from devtools.checkpoints import lumina2_conditioning  # noqa: E402
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
@@ -31,7 +31,8 @@ def diffusers_normalization(guided, cond):
 
 def recording(model, into):
     def post_cfg(args):
-        into.append({k: args[k].clone() for k in ("denoised", "cond_denoised", "input")} | {"scale": args["cond_scale"]})
+        record = {k: args[k].clone() for k in ("denoised", "cond_denoised", "input")}
+        into.append(record | {"scale": args["cond_scale"]})
         return args["denoised"]
     patched = model.clone()
     patched.set_model_sampler_post_cfg_function(post_cfg)
@@ -58,7 +59,7 @@ def test_lumina_mode_is_the_official_cap_per_sample_in_model_output_space(wan_mo
     run(sandwich(wan_model, k, "lumina", before, after), wan_conds, batch=2)
     assert len(before) == len(after) == STEPS
     capped = 0
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=True):
         x = b["input"]
         expected = x - lumina_official(x - b["denoised"], x - b["cond_denoised"], k)
         torch.testing.assert_close(a["denoised"], expected, rtol=1e-5, atol=1e-5)
@@ -70,7 +71,7 @@ def test_lumina_mode_is_the_official_cap_per_sample_in_model_output_space(wan_mo
 def test_diffusers_mode_rescales_over_the_last_dimension(wan_model, wan_conds):
     before, after = [], []
     run(sandwich(wan_model, 1.0, "diffusers", before, after), wan_conds, batch=2)
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=True):
         x = b["input"]
         expected = x - diffusers_normalization(x - b["denoised"], x - b["cond_denoised"])
         torch.testing.assert_close(a["denoised"], expected, rtol=1e-5, atol=1e-5)
@@ -80,7 +81,7 @@ def test_renorm_acts_on_full_cfg_steps_only(wan_model, wan_conds):
     before, after = [], []
     run(sandwich(wan_model, 0.5, "lumina", before, after,
                  truncate=dict(cfg_truncate_steps=3, cfg_trunc_ratio=1.0, keep="cond")), wan_conds)
-    for step, (b, a) in enumerate(zip(before, after)):
+    for step, (b, a) in enumerate(zip(before, after, strict=True)):
         if step >= STEPS - 3:
             assert b["scale"] == 1.0 and torch.equal(a["denoised"], b["denoised"])
         else:
@@ -104,7 +105,7 @@ def test_on_lumina2_with_a_batch_of_two(lumina_model):
     before, after = [], []
     out = run(sandwich(lumina_model, 1.0, "lumina", before, after), conds, batch=2, steps=2, shape=(16, 8, 8))
     assert torch.isfinite(out).all() and len(after) == 2
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=True):
         x = b["input"]
         expected = x - lumina_official(x - b["denoised"], x - b["cond_denoised"], 1.0)
         torch.testing.assert_close(a["denoised"], expected, rtol=1e-5, atol=1e-5)

@@ -28,7 +28,8 @@ def ksampler_graph(policy: dict, steps: int = 6) -> dict:
         "3": {"class_type": "TruncatedCFGRenorm", "inputs": {"model": ["2", 0], "renorm_cfg": 1.0, "mode": "lumina"}},
         "4": {"class_type": "TCFGTestWanConditioning", "inputs": {"seed": 1}},
         "5": {"class_type": "TCFGTestWanConditioning", "inputs": {"seed": 2}},
-        "6": {"class_type": "EmptyHunyuanLatentVideo", "inputs": {"width": 32, "height": 32, "length": 1, "batch_size": 2}},
+        "6": {"class_type": "EmptyHunyuanLatentVideo",
+              "inputs": {"width": 32, "height": 32, "length": 1, "batch_size": 2}},
         "7": {"class_type": "KSampler", "inputs": {
             "model": ["3", 0], "seed": 3, "steps": steps, "cfg": 4.0, "sampler_name": "euler", "scheduler": "simple",
             "positive": ["4", 0], "negative": ["5", 0], "latent_image": ["6", 0], "denoise": 1.0}},

@@ -97,7 +97,7 @@ def test_hooks_get_the_kept_prediction_in_both_slots_never_zeros(wan_model, wan_
     sample_custom_advanced(guider, "euler", 2, schedule(wan_model))
     assert guider.controller.last_ledger.truncated_steps == [4, 5, 6, 7]
     assert len(spy.pre) == len(spy.post) == STEPS
-    for step, ((_, cond, uncond), post) in enumerate(zip(spy.pre, spy.post)):
+    for step, ((_, cond, uncond), post) in enumerate(zip(spy.pre, spy.post, strict=True)):
         if step < 4:
             assert not torch.equal(cond, uncond) and post["cond_scale"] == CFG
         else:

@@ -8,7 +8,7 @@ from sampling.guidance import (agreement, cfg, diffusers_normalize, lumina_renor
 def lumina_reference(guided, cond, k):
     """Lumina's official renorm, one sample at a time (its code handles batch 1 only)."""
     out = []
-    for g, c in zip(guided, cond):
+    for g, c in zip(guided, cond, strict=True):
         max_new_norm = torch.linalg.vector_norm(c) * k
         new_norm = torch.linalg.vector_norm(g)
         out.append(g * (max_new_norm / new_norm) if new_norm >= max_new_norm else g)

@@ -79,7 +79,8 @@ def test_ledger_counts_calls_branches_and_savings():
 
 def test_more_truncated_steps_than_the_schedule_says_so_once():
     run = TruncationRun(TruncationPolicy(cfg_truncate_steps=9), SCHEDULE)
-    assert run.ledger.notes == ["cfg_truncate_steps = 9 is more than the 5 steps of this schedule: every step is truncated"]
+    assert run.ledger.notes == [
+        "cfg_truncate_steps = 9 is more than the 5 steps of this schedule: every step is truncated"]
     assert all(not run.decide(s).full for s in SCHEDULE[:-1])
 
 
