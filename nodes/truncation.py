@@ -102,7 +102,10 @@ class TruncationController:
         options = model_options.copy()
         options["sampler_calc_cond_batch_function"] = self._calc_cond_batch(
             run, decision, guider, model_options.get("sampler_calc_cond_batch_function"))
-        with guidance_scale(guider, guider.cfg if decision.full else 1.0):
+        if decision.full:
+            return executor(x, timestep, options, seed)
+        # A truncated step is ComfyUI's cfg = 1 step: hooks (CFG Renorm among them) see cond_scale 1.
+        with guidance_scale(guider, 1.0):
             return executor(x, timestep, options, seed)
 
     @staticmethod
