@@ -1,7 +1,9 @@
-"""Puts the pack root on sys.path: unit tests import ``sampling`` directly, host tests ``devtools``."""
+"""Puts the pack root on sys.path (unit tests import ``sampling``, host tests ``devtools``) and tests/
+itself, for the helpers shared by the host and browser tiers (hostenv, server_support)."""
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+TESTS = Path(__file__).resolve().parent
+for path in (TESTS.parent, TESTS):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))

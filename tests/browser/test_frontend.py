@@ -1,0 +1,77 @@
+"""Browser tier: the pack's nodes in ComfyUI's real frontend, in headless Chromium (Playwright).
+
+Needs a ComfyUI host, the ``playwright`` Python package and Debian's Chromium at /usr/bin/chromium
+(never ``playwright install``); skips with the missing piece named otherwise.
+"""
+import shutil
+
+import pytest
+from hostenv import require_host
+
+HOST = require_host()
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="the playwright package is not installed (pip install playwright)")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not shutil.which(CHROMIUM):
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from server_support import ComfyServer  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+NODES = {
+    "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
+                           ["cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep", "sigma_low", "sigma_high",
+                            "adaptive_threshold"]),
+    "TruncatedCFGModelPatch": ("Truncated CFG (model patch)", ["model"],
+                               ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "sigma_low", "sigma_high",
+                                "adaptive_threshold"]),
+    "TruncatedCFGRenorm": ("CFG Renorm", ["model"], ["renorm_cfg", "mode"]),
+}
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    server = ComfyServer(HOST, tmp_path_factory.mktemp("comfy")).start()
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            tab = browser.new_page()
+            tab.console_errors = []
+            tab.on("console", lambda m: tab.console_errors.append(m.text) if m.type == "error" else None)
+            tab.on("pageerror", lambda e: tab.console_errors.append(str(e)))
+            tab.goto(server.url)
+            tab.wait_for_function("window.app && window.app.graph", timeout=90_000)
+            yield tab
+            browser.close()
+    finally:
+        server.stop()
+
+
+def test_every_node_can_be_added_with_its_title_sockets_and_widgets(page):
+    added = page.evaluate("""(ids) => Object.fromEntries(ids.map((id) => {
+        const node = window.LiteGraph.createNode(id);
+        window.app.graph.add(node);
+        return [id, {title: node.title,
+                     widgets: (node.widgets || []).map((w) => w.name),
+                     links: (node.inputs || []).filter((i) => !i.widget).map((i) => i.name)}];
+    }))""", list(NODES))
+    for node_id, (title, links, widgets) in NODES.items():
+        assert added[node_id]["title"] == title
+        assert added[node_id]["links"] == links
+        assert added[node_id]["widgets"] == widgets
+
+
+def test_widget_defaults_are_the_documented_ones(page):
+    values = page.evaluate("""() => {
+        const node = window.LiteGraph.createNode("TruncatedCFGGuider");
+        return Object.fromEntries(node.widgets.map((w) => [w.name, w.value]));
+    }""")
+    assert values == {"cfg": 4, "cfg_truncate_steps": 5, "cfg_trunc_ratio": 1, "keep": "cond", "sigma_low": 0,
+                      "sigma_high": 0, "adaptive_threshold": 0}
+
+
+def test_no_console_error_mentions_the_pack(page):
+    # A fresh server logs a few harmless 404s of its own; none may come from the pack.
+    ours = [e for e in page.console_errors if "TruncatedCFG" in e or "truncated" in e.lower()]
+    assert ours == []
