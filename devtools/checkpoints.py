@@ -40,13 +40,18 @@ def wan_state_dict(dim: int = 128, layers: int = 2, ffn_dim: int | None = None, 
     return {k: v.contiguous() for k, v in model.state_dict().items()}
 
 
-def save_wan(path: Path, **kwargs) -> Path:
+def save_state_dict(path: Path, state_dict: dict[str, torch.Tensor]) -> Path:
+    """Write as a user's model file: safetensors, parent folders made."""
     import safetensors.torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    safetensors.torch.save_file(wan_state_dict(**kwargs), str(path))
+    safetensors.torch.save_file(state_dict, str(path))
     return path
+
+
+def save_wan(path: Path, **kwargs) -> Path:
+    return save_state_dict(path, wan_state_dict(**kwargs))
 
 
 def load_model(path: Path):
@@ -85,12 +90,7 @@ def lumina2_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) -> 
 
 
 def save_lumina2(path: Path, **kwargs) -> Path:
-    import safetensors.torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    safetensors.torch.save_file(lumina2_state_dict(**kwargs), str(path))
-    return path
+    return save_state_dict(path, lumina2_state_dict(**kwargs))
 
 
 def lumina2_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:

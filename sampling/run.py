@@ -36,10 +36,6 @@ class TruncationRun:
                 f"cfg_truncate_steps = {policy.cfg_truncate_steps} is more than the {n} steps of this "
                 f"schedule: every step is truncated")
 
-    @property
-    def steps(self) -> int:
-        return len(self.ledger.steps)
-
     def decide(self, sigma: float) -> StepDecision:
         step = step_of_sigma(self.schedule, float(sigma))
         reasons = self.policy.static_reasons(step, self.schedule)
