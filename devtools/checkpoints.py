@@ -98,3 +98,27 @@ def lumina2_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
     g = torch.Generator().manual_seed(seed)
     mask = torch.ones(batch, tokens, dtype=torch.long)
     return [[torch.randn(batch, tokens, LUMINA2_TEXT_DIM, generator=g), {"attention_mask": mask}]]
+
+
+def wan21_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.Tensor]:
+    """The Wan 2.1 VAE (ComfyUI's WanVAE at the width its detection fixes, 127M parameters)."""
+    import comfy.ldm.wan.vae
+
+    model = comfy.ldm.wan.vae.WanVAE(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                                     temperal_downsample=[False, True, True], dropout=0.0)
+    init_weights(model, seed)
+    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+
+
+def flux_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.Tensor]:
+    """The Flux VAE layout Lumina 2 uses (16 latent channels; ComfyUI's Encoder/Decoder, 84M parameters)."""
+    from comfy.ldm.modules.diffusionmodules.model import Decoder, Encoder
+
+    config = {"double_z": True, "z_channels": 16, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+              "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}
+    parts = {"encoder": Encoder(**config), "decoder": Decoder(**config)}
+    state = {}
+    for prefix, module in parts.items():
+        init_weights(module, seed)
+        state.update({f"{prefix}.{k}": v.to(dtype).contiguous() for k, v in module.state_dict().items()})
+    return state

@@ -41,9 +41,9 @@ class TruncatedCFGGuider(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, cfg: float, cfg_truncate_steps: int, cfg_trunc_ratio: float,
                 keep: str, sigma_low: float = 0.0, sigma_high: float = 0.0,
-                adaptive_threshold: float = 0.0) -> io.NodeOutput:
+                cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
         patched, controller = patched_clone(model, cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low, sigma_high,
-                                            adaptive_threshold)
+                                            cfg_low_noise, adaptive_threshold)
         guider = TruncatedGuider(patched, controller)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)

@@ -24,7 +24,7 @@ class TruncatedCFGModelPatch(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
-                sigma_high: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
+                sigma_high: float = 0.0, cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
         patched, _ = patched_clone(model, cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low, sigma_high,
-                                   adaptive_threshold)
+                                   cfg_low_noise, adaptive_threshold)
         return io.NodeOutput(patched)

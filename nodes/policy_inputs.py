@@ -29,6 +29,11 @@ def policy_inputs() -> list:
                      "ComfyUI's cfg = 1 step (Lumina official, diffusers, guidance interval). uncond: the "
                      "negative prediction alone, the Wan write-up's literal behaviour.")),
         io.Float.Input(
+            "cfg_low_noise", default=0.0, min=0.0, max=100.0, step=0.1, round=0.01, optional=True,
+            tooltip=("Guidance scale for calls routed to the low-noise expert of a Wan 2.2 A14B model (from "
+                     "Wan A14B Loader / Experts); 0 = the same as cfg. Wan 2.2 T2V: cfg 4.0, cfg_low_noise 3.0. "
+                     "Does nothing on other models.")),
+        io.Float.Input(
             "sigma_low", default=0.0, min=0.0, max=10000.0, step=0.001, optional=True,
             tooltip=("Sigma window, lower end: full CFG only while the step's sigma is above this. "
                      "Lumina's official cfg_trunc = c is sigma_low = 1 - c (demo default 0.25 -> 0.75). "
@@ -46,7 +51,7 @@ def policy_inputs() -> list:
 
 
 def patched_clone(model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
-                  sigma_high: float = 0.0, adaptive_threshold: float = 0.0):
+                  sigma_high: float = 0.0, cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0):
     """(clone of ``model`` carrying the policy, its controller).
 
     The policy is validated first, so bad input raises ValueError naming the input and its range
@@ -55,7 +60,7 @@ def patched_clone(model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: 
     policy = TruncationPolicy(cfg_truncate_steps=cfg_truncate_steps, cfg_trunc_ratio=float(cfg_trunc_ratio),
                               sigma_low=float(sigma_low), sigma_high=float(sigma_high),
                               adaptive_threshold=float(adaptive_threshold), keep=keep)
-    controller = TruncationController(policy)
+    controller = TruncationController(policy, float(cfg_low_noise))
     patched = model.clone()
     controller.install(patched)
     return patched, controller

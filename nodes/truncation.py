@@ -24,8 +24,10 @@ from typing import Optional
 import comfy.patcher_extension
 import comfy.samplers
 
+from ..sampling.experts import LOW_NOISE
 from ..sampling.policy import KEEP_COND, TruncationPolicy
 from ..sampling.run import StepDecision, TruncationRun
+from .experts import experts_of
 
 WRAPPER_KEY = "truncated_cfg"
 RUN_KEY = "truncated_cfg_run"
@@ -53,10 +55,17 @@ def guidance_scale(guider, scale: float):
 
 
 class TruncationController:
-    """The policy a patched model or guider carries, and the ledgers of its finished runs."""
+    """The policy a patched model or guider carries, and the ledgers of its finished runs.
 
-    def __init__(self, policy: TruncationPolicy):
+    ``cfg_low_noise`` > 0 is the guidance scale of calls routed to the low-noise expert of a
+    two-expert model (Wan 2.2 t2v: 4.0 high, 3.0 low); it does nothing on other models.
+    """
+
+    def __init__(self, policy: TruncationPolicy, cfg_low_noise: float = 0.0):
+        if not cfg_low_noise >= 0.0:
+            raise ValueError(f"cfg_low_noise must be 0 (same as cfg) or more, got {cfg_low_noise}")
         self.policy = policy
+        self.cfg_low_noise = cfg_low_noise
         self.history: collections.deque = collections.deque(maxlen=HISTORY_LENGTH)
 
     @property
@@ -79,7 +88,8 @@ class TruncationController:
             log.warning("%s %s computes guidance its own way; truncation is off for this run",
                         LOG_PREFIX, type(guider).__name__)
             return executor(noise, latent_image, sampler, sigmas, *args, **kwargs)
-        run = TruncationRun(self.policy, sigmas)
+        routing = experts_of(guider.model_patcher)
+        run = TruncationRun(self.policy, sigmas, boundary=None if routing is None else routing.boundary)
         for note in run.ledger.notes:
             log.warning("%s %s", LOG_PREFIX, note)
         transformer_options = guider.model_options.setdefault("transformer_options", {})
@@ -102,10 +112,10 @@ class TruncationController:
         options = model_options.copy()
         options["sampler_calc_cond_batch_function"] = self._calc_cond_batch(
             run, decision, guider, model_options.get("sampler_calc_cond_batch_function"))
-        if decision.full:
+        if decision.full and not (decision.expert == LOW_NOISE and self.cfg_low_noise > 0.0):
             return executor(x, timestep, options, seed)
         # A truncated step is ComfyUI's cfg = 1 step: hooks (CFG Renorm among them) see cond_scale 1.
-        with guidance_scale(guider, 1.0):
+        with guidance_scale(guider, self.cfg_low_noise if decision.full else 1.0):
             return executor(x, timestep, options, seed)
 
     @staticmethod

@@ -21,7 +21,7 @@ class StepRecord:
     full: Optional[bool] = None  # None until the sampler calls the model in this step
     kept: Optional[str] = None  # on truncated steps: "cond" or "uncond"
     reasons: tuple[str, ...] = ()  # the rules that truncated the step
-    expert: Optional[str] = None
+    expert: Optional[str] = None  # two-expert models: "high", "low", or "high+low" if its calls straddle
     relative_difference: Optional[float] = None  # |c - u| / |c|, batch mean, first full call of the step
     agreement: Optional[float] = None  # cosine(c, u), batch minimum, first full call of the step
 

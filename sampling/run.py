@@ -10,10 +10,14 @@ from typing import Optional
 
 import torch
 
+from .experts import expert_for_sigma
 from .guidance import agreement, relative_difference
 from .ledger import Ledger
 from .policy import TruncationPolicy
 from .schedule import schedule_values, step_count, step_of_sigma
+
+
+MIXED_EXPERTS = "high+low"
 
 
 @dataclass(frozen=True)
@@ -22,11 +26,14 @@ class StepDecision:
     full: bool
     keep: Optional[str]  # the branch a truncated step evaluates; None on full steps
     reasons: tuple[str, ...]
+    expert: Optional[str] = None  # on a two-expert model: the expert this call is routed to
 
 
 class TruncationRun:
-    def __init__(self, policy: TruncationPolicy, sigmas):
+    def __init__(self, policy: TruncationPolicy, sigmas, boundary: Optional[float] = None):
+        """``boundary``: the expert boundary (sigma) of a two-expert model, None for one model."""
         self.policy = policy
+        self.boundary = boundary
         self.schedule = schedule_values(sigmas)
         self.ledger = Ledger.for_schedule(self.schedule)
         self._diagnostics: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -37,18 +44,19 @@ class TruncationRun:
                 f"schedule: every step is truncated")
 
     def decide(self, sigma: float) -> StepDecision:
-        step = step_of_sigma(self.schedule, float(sigma))
+        sigma = float(sigma)
+        step = step_of_sigma(self.schedule, sigma)
+        expert = None if self.boundary is None else expert_for_sigma(sigma, self.boundary)
         reasons = self.policy.static_reasons(step, self.schedule)
         latched = self.ledger.adaptive_latched_at
         if latched is not None and step > latched:
             reasons += ("adaptive",)
         if reasons:
-            return StepDecision(step, False, self.policy.keep, reasons)
-        return StepDecision(step, True, None, ())
+            return StepDecision(step, False, self.policy.keep, reasons, expert)
+        return StepDecision(step, True, None, (), expert)
 
     def record(self, decision: StepDecision, branches: int, x: Optional[torch.Tensor] = None,
-               cond_x0: Optional[torch.Tensor] = None, uncond_x0: Optional[torch.Tensor] = None,
-               expert: Optional[str] = None) -> None:
+               cond_x0: Optional[torch.Tensor] = None, uncond_x0: Optional[torch.Tensor] = None) -> None:
         """Account one model call; on a full call with both predictions, measure their agreement.
 
         ``cond_x0``/``uncond_x0`` are ComfyUI's x0 predictions; measures are taken on ``x - x0``,
@@ -60,8 +68,9 @@ class TruncationRun:
         rec.full = decision.full
         rec.kept = decision.keep
         rec.reasons = decision.reasons
-        if expert is not None:
-            rec.expert = expert
+        if decision.expert is not None:
+            # A multi-stage step can straddle the boundary: its calls then name both experts.
+            rec.expert = decision.expert if rec.expert in (None, decision.expert) else MIXED_EXPERTS
         if not decision.full or x is None or cond_x0 is None or uncond_x0 is None:
             return
         with torch.no_grad():  # some samplers (uni_pc) run with grad enabled; measures must hold no graph

@@ -21,11 +21,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 NODES = {
     "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
-                           ["cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep", "sigma_low", "sigma_high",
-                            "adaptive_threshold"]),
+                           ["cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low",
+                            "sigma_high", "adaptive_threshold"]),
     "TruncatedCFGModelPatch": ("Truncated CFG (model patch)", ["model"],
-                               ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "sigma_low", "sigma_high",
-                                "adaptive_threshold"]),
+                               ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low",
+                                "sigma_high", "adaptive_threshold"]),
     "TruncatedCFGRenorm": ("CFG Renorm", ["model"], ["renorm_cfg", "mode"]),
 }
 
@@ -67,8 +67,8 @@ def test_widget_defaults_are_the_documented_ones(page):
         const node = window.LiteGraph.createNode("TruncatedCFGGuider");
         return Object.fromEntries(node.widgets.map((w) => [w.name, w.value]));
     }""")
-    assert values == {"cfg": 4, "cfg_truncate_steps": 5, "cfg_trunc_ratio": 1, "keep": "cond", "sigma_low": 0,
-                      "sigma_high": 0, "adaptive_threshold": 0}
+    assert values == {"cfg": 4, "cfg_truncate_steps": 5, "cfg_trunc_ratio": 1, "keep": "cond", "cfg_low_noise": 0,
+                      "sigma_low": 0, "sigma_high": 0, "adaptive_threshold": 0}
 
 
 def test_no_console_error_mentions_the_pack(page):

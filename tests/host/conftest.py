@@ -28,3 +28,48 @@ def lumina_model(tmp_path_factory):
     from devtools.checkpoints import load_model, save_lumina2
 
     return load_model(save_lumina2(tmp_path_factory.mktemp("models") / "lumina2_tiny.safetensors", layers=1))
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory):
+    """A model folder tree registered first in ComfyUI's folder_paths, as a user's models/ is."""
+    if import_host()[0] is None:
+        pytest.skip(import_host()[1])
+    import folder_paths
+
+    root = tmp_path_factory.mktemp("user_models")
+    for kind in ("diffusion_models", "checkpoints", "text_encoders", "vae"):
+        (root / kind).mkdir()
+        folder_paths.add_model_folder_path(kind, str(root / kind), is_default=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def wan_expert_files(models_dir):
+    """Two Wan experts per task, built as the A14B files are laid out (t2v: 16, i2v: 36 input channels)."""
+    from devtools.checkpoints import save_wan
+
+    folder = models_dir / "diffusion_models"
+    return {
+        ("t2v", "high"): save_wan(folder / "wan_t2v_high_noise_tiny.safetensors", dim=128, layers=1, seed=10),
+        ("t2v", "low"): save_wan(folder / "wan_t2v_low_noise_tiny.safetensors", dim=128, layers=1, seed=11),
+        ("i2v", "high"): save_wan(folder / "wan_i2v_high_noise_tiny.safetensors", dim=128, layers=1, seed=12,
+                                  in_dim=36),
+        ("i2v", "low"): save_wan(folder / "wan_i2v_low_noise_tiny.safetensors", dim=128, layers=1, seed=13,
+                                 in_dim=36),
+    }
+
+
+@pytest.fixture(scope="session")
+def wan_experts(wan_expert_files):
+    """The t2v pair loaded through ComfyUI, as UNETLoader would."""
+    from devtools.checkpoints import load_model
+
+    return load_model(wan_expert_files[("t2v", "high")]), load_model(wan_expert_files[("t2v", "low")])
+
+
+@pytest.fixture(scope="session")
+def wan_vae_file(models_dir):
+    from devtools.checkpoints import save_state_dict, wan21_vae_state_dict
+
+    return save_state_dict(models_dir / "vae" / "wan_2.1_vae_tiny.safetensors", wan21_vae_state_dict())

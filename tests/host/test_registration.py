@@ -16,7 +16,7 @@ EXPECTED = {
     "TruncatedCFGRenorm": "CFG Renorm",
 }
 GUIDER_INPUTS = ["model", "positive", "negative", "cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep"]
-OPTIONAL = ["sigma_low", "sigma_high", "adaptive_threshold"]
+OPTIONAL = ["cfg_low_noise", "sigma_low", "sigma_high", "adaptive_threshold"]
 
 
 def load_pack(caplog):
