@@ -7,10 +7,7 @@ import comfy.samplers
 import torch
 from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
-from devtools.host import import_pack
-
-import_pack()
-from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
+from truncated_cfg.nodes.guider import TruncatedCFGGuider
 
 SEED = 7
 STEPS = 8

@@ -14,6 +14,9 @@ EXPECTED = {
     "TruncatedCFGGuider": "Truncated CFG Guider",
     "TruncatedCFGModelPatch": "Truncated CFG (model patch)",
     "TruncatedCFGRenorm": "CFG Renorm",
+    "TruncatedCFGLumina2Loader": "Lumina2 Loader",
+    "TruncatedCFGWanA14BLoader": "Wan A14B Loader",
+    "TruncatedCFGWanA14BExperts": "Wan A14B Experts",
 }
 GUIDER_INPUTS = ["model", "positive", "negative", "cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep"]
 OPTIONAL = ["cfg_low_noise", "sigma_low", "sigma_high", "adaptive_threshold"]
@@ -46,6 +49,12 @@ def test_inputs_are_named_as_the_design_and_every_one_has_a_tooltip(caplog):
     patch = infos["TruncatedCFGModelPatch"]
     assert list(patch["required"]) == ["model"] + GUIDER_INPUTS[4:] and list(patch["optional"]) == OPTIONAL
     assert list(infos["TruncatedCFGRenorm"]["required"]) == ["model", "renorm_cfg", "mode"]
+    assert list(infos["TruncatedCFGLumina2Loader"]["required"]) == ["unet_name", "clip_name", "vae_name", "shift",
+                                                                    "weight_dtype"]
+    assert list(infos["TruncatedCFGWanA14BLoader"]["required"]) == [
+        "high_noise_unet", "low_noise_unet", "clip_name", "vae_name", "task", "shift", "boundary", "weight_dtype"]
+    assert list(infos["TruncatedCFGWanA14BExperts"]["required"]) == ["high_noise_model", "low_noise_model", "task",
+                                                                     "boundary"]
     for node_id, info in infos.items():
         for section in ("required", "optional"):
             for name, spec in info.get(section, {}).items():

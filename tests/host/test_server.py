@@ -8,7 +8,8 @@ from server_support import ComfyServer  # noqa: E402
 
 from devtools.checkpoints import save_wan  # noqa: E402
 
-NODE_IDS = ["TruncatedCFGGuider", "TruncatedCFGModelPatch", "TruncatedCFGRenorm"]
+NODE_IDS = ["TruncatedCFGGuider", "TruncatedCFGModelPatch", "TruncatedCFGRenorm", "TruncatedCFGLumina2Loader",
+            "TruncatedCFGWanA14BLoader", "TruncatedCFGWanA14BExperts"]
 
 
 @pytest.fixture(scope="module")
