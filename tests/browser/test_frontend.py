@@ -27,6 +27,11 @@ NODES = {
                                ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low",
                                 "sigma_high", "adaptive_threshold"]),
     "TruncatedCFGRenorm": ("CFG Renorm", ["model"], ["renorm_cfg", "mode"]),
+    "TruncatedCFGLumina2Loader": ("Lumina2 Loader", [],
+                                  ["unet_name", "clip_name", "vae_name", "shift", "weight_dtype"]),
+    "TruncatedCFGWanA14BLoader": ("Wan A14B Loader", [], ["high_noise_unet", "low_noise_unet", "clip_name", "vae_name",
+                                                         "task", "shift", "boundary", "weight_dtype"]),
+    "TruncatedCFGWanA14BExperts": ("Wan A14B Experts", ["high_noise_model", "low_noise_model"], ["task", "boundary"]),
 }
 
 
