@@ -3,22 +3,18 @@
 Needs a ComfyUI host, the ``playwright`` Python package and Debian's Chromium at /usr/bin/chromium
 (never ``playwright install``); skips with the missing piece named otherwise.
 """
-import shutil
-
 import pytest
 from hostenv import require_host
 
 HOST = require_host()
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="the playwright package is not installed (pip install playwright)")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not shutil.which(CHROMIUM):
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-from server_support import ComfyServer  # noqa: E402
+from devtools import browser  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+if browser.missing():
+    pytest.skip(browser.missing(), allow_module_level=True)
+
+from devtools.comfy_server import ComfyServer  # noqa: E402
+
 NODES = {
     "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
                            ["cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low",
@@ -39,16 +35,8 @@ NODES = {
 def page(tmp_path_factory):
     server = ComfyServer(HOST, tmp_path_factory.mktemp("comfy")).start()
     try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            tab = browser.new_page()
-            tab.console_errors = []
-            tab.on("console", lambda m: tab.console_errors.append(m.text) if m.type == "error" else None)
-            tab.on("pageerror", lambda e: tab.console_errors.append(str(e)))
-            tab.goto(server.url)
-            tab.wait_for_function("window.app && window.app.graph", timeout=90_000)
+        with browser.comfy_page(server.url) as tab:
             yield tab
-            browser.close()
     finally:
         server.stop()
 
@@ -76,7 +64,7 @@ def test_widget_defaults_are_the_documented_ones(page):
                       "sigma_low": 0, "sigma_high": 0, "adaptive_threshold": 0}
 
 
-def test_no_console_error_mentions_the_pack(page):
+def test_no_console_message_mentions_the_pack(page):
     # A fresh server logs a few harmless 404s of its own; none may come from the pack.
     ours = [e for e in page.console_errors if "TruncatedCFG" in e or "truncated" in e.lower()]
     assert ours == []

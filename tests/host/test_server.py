@@ -4,7 +4,7 @@ from hostenv import require_host
 
 HOST = require_host()
 
-from server_support import ComfyServer  # noqa: E402
+from devtools.comfy_server import ComfyServer  # noqa: E402
 
 from devtools.checkpoints import save_wan  # noqa: E402
 

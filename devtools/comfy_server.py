@@ -1,4 +1,5 @@
-"""A real ComfyUI server on loopback with the pack in its custom_nodes/ (host tier only)."""
+"""A real ComfyUI server on loopback with the pack in its custom_nodes/, for tests, the demo and the
+workflow builder. Started as users start it (main.py), on a base directory of its own."""
 from __future__ import annotations
 
 import json
@@ -13,6 +14,7 @@ from pathlib import Path
 from devtools.host import PACK_ROOT
 
 STARTUP_SECONDS = 120
+STAND_IN_TEXT_ENCODER = Path(__file__).with_name("stand_in_text_encoder.py")
 
 # A test-only node that supplies Wan-shaped conditioning: text encoders cannot be built small.
 TEST_CONDITIONING_NODE = '''
@@ -30,8 +32,28 @@ class TCFGTestWanConditioning:
         g = torch.Generator().manual_seed(seed)
         return ([[torch.randn(1, 8, 4096, generator=g), {}]],)
 
-NODE_CLASS_MAPPINGS = {"TCFGTestWanConditioning": TCFGTestWanConditioning}
+class TCFGTestWait:
+    """Holds the queue for a while, so that prompts queued behind it can be validated and withdrawn."""
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seconds": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 60.0})}}
+    RETURN_TYPES = ()
+    FUNCTION = "wait"
+    OUTPUT_NODE = True
+    CATEGORY = "testing"
+
+    def wait(self, seconds):
+        import time
+        time.sleep(seconds)
+        return {}
+
+NODE_CLASS_MAPPINGS = {"TCFGTestWanConditioning": TCFGTestWanConditioning, "TCFGTestWait": TCFGTestWait}
 '''
+
+
+def json_or_empty(body: bytes) -> dict:
+    """Some ComfyUI routes (POST /queue, /interrupt) answer 200 with an empty body."""
+    return json.loads(body) if body.strip() else {}
 
 
 def free_port() -> int:
@@ -41,8 +63,9 @@ def free_port() -> int:
 
 
 class ComfyServer:
-    def __init__(self, host: Path, base: Path):
+    def __init__(self, host: Path, base: Path, stand_in_text_encoder: bool = True):
         self.host, self.base, self.port = host, base, free_port()
+        self.stand_in_text_encoder = stand_in_text_encoder
         self.log_path = base / "server.log"
         self.process = None
 
@@ -53,8 +76,12 @@ class ComfyServer:
     def start(self) -> "ComfyServer":
         custom = self.base / "custom_nodes"
         custom.mkdir(parents=True, exist_ok=True)
+        for entry in custom.iterdir():  # a base directory may be reused (the demo's); start from a known set
+            entry.unlink()
         (custom / "ComfyUI-TruncatedCFG").symlink_to(PACK_ROOT, target_is_directory=True)
         (custom / "tcfg_test_conditioning.py").write_text(TEST_CONDITIONING_NODE)
+        if self.stand_in_text_encoder:
+            (custom / STAND_IN_TEXT_ENCODER.name).symlink_to(STAND_IN_TEXT_ENCODER)
         command = [sys.executable, str(self.host / "main.py"), "--cpu", "--listen", "127.0.0.1",
                    "--port", str(self.port), "--disable-auto-launch", "--base-directory", str(self.base),
                    "--database-url", "sqlite:///:memory:"]
@@ -95,9 +122,27 @@ class ComfyServer:
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
+                return response.status, json_or_empty(response.read())
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+            return error.code, json_or_empty(error.read())
+
+    def validate_without_running(self, prompts: list[dict], hold_seconds: float = 5.0) -> list[tuple[int, dict]]:
+        """POST /prompt each prompt behind a job that holds the queue, then withdraw them unrun.
+
+        ComfyUI has no validate-only call: POST /prompt validates (400 with node_errors) and queues.
+        """
+        status, blocker = self.post("/prompt", {"prompt": {"1": {"class_type": "TCFGTestWait",
+                                                                 "inputs": {"seconds": hold_seconds}}}})
+        if status != 200:
+            raise RuntimeError(f"could not queue the holding job: {blocker}")
+        answers = [self.post("/prompt", {"prompt": prompt}) for prompt in prompts]
+        queued = [answer["prompt_id"] for status, answer in answers if status == 200]
+        pending = {item[1] for item in self.get("/queue")["queue_pending"]}
+        if not set(queued) <= pending:
+            raise RuntimeError("a validated prompt left the queue before it could be withdrawn; hold longer")
+        self.post("/queue", {"delete": queued})
+        self.wait_for(blocker["prompt_id"])
+        return answers
 
     def wait_for(self, prompt_id: str, seconds: float = 300) -> dict:
         deadline = time.monotonic() + seconds

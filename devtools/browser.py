@@ -1,0 +1,92 @@
+"""Headless Chromium on ComfyUI's frontend, through Playwright (Debian's chromium, never a download)."""
+from __future__ import annotations
+
+import contextlib
+import shutil
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def missing() -> str | None:
+    """Why the browser cannot run here, or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright)"
+    if not shutil.which(CHROMIUM):
+        return "Chromium is not installed (apt-get install chromium)"
+    return None
+
+
+# A fresh user would first see the template browser and the minimap; the pages here start on the graph.
+FRONTEND_SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False}
+
+
+@contextlib.contextmanager
+def comfy_page(url: str, width: int = 1600, height: int = 900):
+    """A page with ComfyUI's app loaded; console errors and warnings collected in ``page.console_errors``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            response = page.request.post(f"{url}/settings", data=FRONTEND_SETTINGS)
+            if not response.ok:
+                raise RuntimeError(f"ComfyUI refused the frontend settings: {response.status}")
+            page.console_errors = []
+            page.on("console",
+                    lambda m: page.console_errors.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+            page.goto(url)
+            page.wait_for_function("window.app && window.app.graph", timeout=90_000)
+            yield page
+        finally:
+            browser.close()
+
+
+BUILD_GRAPH_JS = """(spec) => {
+    const graph = window.app.graph;
+    graph.clear();
+    const made = {};
+    for (const n of spec.nodes) {
+        const node = window.LiteGraph.createNode(n.type);
+        if (!node) throw new Error(`unknown node type ${n.type}`);
+        node.pos = n.pos;
+        graph.add(node);
+        for (const [name, value] of Object.entries(n.widgets)) {
+            const widget = (node.widgets || []).find((w) => w.name === name);
+            if (!widget) throw new Error(`${n.type} has no widget ${name}`);
+            widget.value = value;
+        }
+        made[n.key] = node;
+    }
+    for (const [src, slot, dst, input] of spec.links) {
+        const index = made[dst].findInputSlot(input);
+        if (index < 0) throw new Error(`${made[dst].type} has no input ${input}`);
+        if (!made[src].connect(slot, made[dst], index)) {
+            throw new Error(`cannot link ${src}.${slot} -> ${dst}.${input}`);
+        }
+    }
+    for (const node of Object.values(made)) node.setSize(node.computeSize());
+    graph.setDirtyCanvas(true, true);
+    // Through JSON.stringify, as the frontend saves files: undefined fields are dropped, not sent as null.
+    return JSON.stringify(graph.serialize());
+}"""
+
+FIT_VIEW_JS = """() => {
+    const canvas = window.app.canvas;
+    const nodes = window.app.graph._nodes;
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const n of nodes) {
+        x0 = Math.min(x0, n.pos[0]); y0 = Math.min(y0, n.pos[1] - 30);
+        x1 = Math.max(x1, n.pos[0] + n.size[0]); y1 = Math.max(y1, n.pos[1] + n.size[1]);
+    }
+    const el = canvas.canvas;
+    const scale = Math.min(el.width / (x1 - x0 + 80), el.height / (y1 - y0 + 80));
+    canvas.ds.scale = scale;
+    canvas.ds.offset = [-x0 + 40 / scale, -y0 + 40 / scale];
+    canvas.setDirty(true, true);
+}"""

@@ -1,0 +1,66 @@
+"""Build the example workflows in ComfyUI's real frontend and save them with thumbnails.
+
+For each graph of workflow_specs.py: create the nodes and links in the frontend, save what it
+serialises (UI format 0.4) to workflows/<name>.json, the API prompt from app.graphToPrompt() to
+workflows/api/<name>.json, and a picture of the graph to workflows/<name>.jpg.
+
+usage: python devtools/build_workflows.py        (needs a ComfyUI host, playwright and chromium)
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from devtools.host import PACK_ROOT, import_host  # noqa: E402
+
+WORKFLOWS_DIR = PACK_ROOT / "workflows"
+WORK_DIR = PACK_ROOT / "out" / "comfy"
+THUMBNAIL_WIDTH = 800
+
+
+def main() -> int:
+    host, reason = import_host()
+    if host is None:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    from PIL import Image
+
+    from devtools import browser, model_tree
+    from devtools.comfy_server import ComfyServer
+    from devtools.workflow_specs import WORKFLOWS
+
+    why = browser.missing()
+    if why:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
+    model_tree.build(WORK_DIR / "models", WORK_DIR / "input")
+    server = ComfyServer(host, WORK_DIR).start()
+    try:
+        with browser.comfy_page(server.url) as page:
+            (WORKFLOWS_DIR / "api").mkdir(parents=True, exist_ok=True)
+            for name, make in WORKFLOWS.items():
+                nodes, links = make()
+                ui = json.loads(page.evaluate(browser.BUILD_GRAPH_JS, {"nodes": nodes, "links": links}))
+                api = page.evaluate("async () => (await window.app.graphToPrompt()).output")
+                (WORKFLOWS_DIR / f"{name}.json").write_text(json.dumps(ui, indent=2, ensure_ascii=False) + "\n")
+                (WORKFLOWS_DIR / "api" / f"{name}.json").write_text(
+                    json.dumps(api, indent=2, ensure_ascii=False) + "\n")
+                page.evaluate(browser.FIT_VIEW_JS)
+                page.wait_for_timeout(500)
+                picture = Image.open(io.BytesIO(page.screenshot(type="png"))).convert("RGB")
+                picture.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
+                picture.save(WORKFLOWS_DIR / f"{name}.jpg", quality=85)
+                print(f"wrote workflows/{name}.json, workflows/api/{name}.json, workflows/{name}.jpg")
+            if page.console_errors:
+                print("console errors:", *page.console_errors, sep="\n  ")
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

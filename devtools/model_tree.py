@@ -1,0 +1,55 @@
+"""A user's models/ tree with the file names the example workflows use, built small.
+
+Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2 model
+one layer deep at full width, the Wan experts 128 wide); text encoders are stand-in files (see
+stand_in_text_encoder.py). Built once per folder; a finished tree is reused.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+LUMINA_UNET = "lumina_2_model_bf16.safetensors"
+GEMMA = "gemma_2_2b_fp16.safetensors"
+FLUX_VAE = "ae.safetensors"
+WAN_EXPERTS = {
+    ("t2v", "high"): "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
+    ("t2v", "low"): "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors",
+    ("i2v", "high"): "wan2.2_i2v_high_noise_14B_fp8_scaled.safetensors",
+    ("i2v", "low"): "wan2.2_i2v_low_noise_14B_fp8_scaled.safetensors",
+}
+UMT5 = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+WAN_VAE = "wan_2.1_vae.safetensors"
+START_IMAGE = "example.png"
+DONE = ".built"
+
+
+def build(models: Path, input_dir: Path | None = None) -> Path:
+    """Fill ``models`` (and ``input_dir`` with the i2v start image); returns ``models``."""
+    from devtools import checkpoints
+    from devtools.stand_in_text_encoder import MARKER
+
+    models = Path(models)
+    if (models / DONE).exists():
+        return models
+    unets, te, vae = models / "diffusion_models", models / "text_encoders", models / "vae"
+    checkpoints.save_lumina2(unets / LUMINA_UNET, layers=1)
+    for seed, ((task, _), name) in enumerate(WAN_EXPERTS.items(), start=20):
+        checkpoints.save_wan(unets / name, dim=128, layers=2, seed=seed, in_dim=36 if task == "i2v" else 16)
+    for name in (GEMMA, UMT5):
+        checkpoints.save_state_dict(te / name, {MARKER: torch.zeros(1)})
+    checkpoints.save_state_dict(vae / FLUX_VAE, checkpoints.flux_vae_state_dict())
+    checkpoints.save_state_dict(vae / WAN_VAE, checkpoints.wan21_vae_state_dict())
+    if input_dir is not None:
+        write_start_image(Path(input_dir) / START_IMAGE)
+    (models / DONE).write_text("complete\n")
+    return models
+
+
+def write_start_image(path: Path) -> None:
+    """A small gradient picture for image-to-video."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.radial_gradient("L").convert("RGB").resize((64, 64)).save(path)

@@ -1,0 +1,81 @@
+"""Running the example workflows' API prompts on a real ComfyUI server, small enough for a CPU.
+
+Shared by the demo and the tests: a prompt is shrunk (image size, frames, steps) without touching
+its truncation settings, queued through POST /prompt, and read back: outputs from /history, wall
+time from the executor's own start and success timestamps, the ledger from the pack's log line.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from devtools.host import PACK_ROOT
+
+API_DIR = PACK_ROOT / "workflows" / "api"
+SUMMARY = re.compile(r"\[Truncated CFG\] (\d+) steps, (\d+) truncated, branch evaluations (\d+) / (\d+) "
+                     r"\(([\d.]+) % saved\)")
+TRUNCATING_NODES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
+
+
+def load_api(name: str) -> dict:
+    return json.loads((API_DIR / f"{name}.json").read_text())
+
+
+def shrink(prompt: dict, steps: int, side: int = 64) -> dict:
+    """The same graph at ``side`` x ``side`` pixels, one frame, ``steps`` steps; truncation untouched."""
+    small = copy.deepcopy(prompt)
+    for node in small.values():
+        inputs = node["inputs"]
+        for key, value in (("width", side), ("height", side), ("length", 1)):
+            if key in inputs:
+                inputs[key] = value
+        if node["class_type"] in ("BasicScheduler", "KSampler"):
+            inputs["steps"] = steps
+    return small
+
+
+def without_truncation(prompt: dict) -> dict:
+    """The same graph with every truncation rule off: full CFG on every step."""
+    full = copy.deepcopy(prompt)
+    for node in full.values():
+        if node["class_type"] in TRUNCATING_NODES:
+            inputs = node["inputs"]
+            inputs.update(cfg_truncate_steps=0, cfg_trunc_ratio=1.0)
+            for key in ("sigma_low", "sigma_high", "adaptive_threshold"):
+                if key in inputs:
+                    inputs[key] = 0.0
+    return full
+
+
+@dataclass
+class RunResult:
+    status: str
+    seconds: float
+    outputs: list[str]  # files written, relative to the server's output folder
+    steps: int
+    truncated: int
+    branches: int
+    branches_full: int
+    saved_percent: float
+
+
+def run(server, prompt: dict, timeout: float = 600) -> RunResult:
+    log_start = len(server.log_text())
+    status, answer = server.post("/prompt", {"prompt": prompt})
+    if status != 200 or answer.get("node_errors"):
+        raise RuntimeError(f"ComfyUI refused the prompt ({status}): {json.dumps(answer, indent=1)[:2000]}")
+    history = server.wait_for(answer["prompt_id"], timeout)
+    stamps = {name: data.get("timestamp") for name, data in history["status"].get("messages", [])}
+    seconds = (stamps.get("execution_success", 0) - stamps.get("execution_start", 0)) / 1000.0
+    outputs = [str(Path(item.get("subfolder", "")) / item["filename"])
+               for node_output in history.get("outputs", {}).values()
+               for key in ("images", "gifs", "videos") for item in node_output.get(key, [])]
+    found = SUMMARY.findall(server.log_text()[log_start:])
+    if not found:
+        raise RuntimeError("the run logged no Truncated CFG summary")
+    steps, truncated, branches, full, saved = found[-1]
+    return RunResult(history["status"]["status_str"], seconds, outputs, int(steps), int(truncated), int(branches),
+                     int(full), float(saved))

@@ -1,0 +1,138 @@
+"""The example workflows, as graphs: nodes with their widget values, and links.
+
+devtools/build_workflows.py builds each one in ComfyUI's real frontend and saves what the frontend
+serialises, so the files are exactly what users' ComfyUI writes. Settings follow the models'
+published defaults (see README); file names are those users have after following the README.
+"""
+from devtools.model_tree import FLUX_VAE, GEMMA, LUMINA_UNET, START_IMAGE, UMT5, WAN_EXPERTS, WAN_VAE
+
+LUMINA_PROMPT = ("A red fox in fresh snow at dawn, soft golden light, shallow depth of field, "
+                 "highly detailed fur, photograph")
+LUMINA_NEGATIVE = "blurry, low quality, distorted, watermark"
+WAN_PROMPT = ("A small paper boat drifts down a rain-soaked city street at dusk, neon reflections ripple on "
+              "the water, the camera follows it slowly at ground level, cinematic lighting")
+# Wan 2.2's official default negative prompt (generate.py / the ComfyUI templates).
+WAN_NEGATIVE = ("色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，"
+                "最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，"
+                "画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，"
+                "静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走")
+I2V_PROMPT = "The scene slowly comes alive: light shifts across it as the camera pushes in gently"
+
+SEED = 42
+COL = 360  # horizontal spacing of node columns
+
+
+def node(key, type_, column, row, **widgets):
+    return {"key": key, "type": type_, "pos": [40 + column * COL, 40 + row], "widgets": widgets}
+
+
+def custom_sampler_tail(first_column, latent, sampler_name, steps, model_key):
+    """RandomNoise + KSamplerSelect + BasicScheduler + SamplerCustomAdvanced, fed by `guider`."""
+    c = first_column
+    nodes = [
+        node("noise", "RandomNoise", c, 0, noise_seed=SEED, control_after_generate="fixed"),
+        node("sampler", "KSamplerSelect", c, 160, sampler_name=sampler_name),
+        node("sigmas", "BasicScheduler", c, 280, scheduler="simple", steps=steps, denoise=1.0),
+        node("sample", "SamplerCustomAdvanced", c + 1, 0),
+        node("decode", "VAEDecode", c + 1, 260),
+    ]
+    links = [
+        ("noise", 0, "sample", "noise"), ("guider", 0, "sample", "guider"), ("sampler", 0, "sample", "sampler"),
+        ("sigmas", 0, "sample", "sigmas"), (latent[0], latent[1], "sample", "latent_image"),
+        (model_key, 0, "sigmas", "model"), ("sample", 0, "decode", "samples"), ("loader", 2, "decode", "vae"),
+    ]
+    return nodes, links
+
+
+def lumina_front():
+    return [
+        node("loader", "TruncatedCFGLumina2Loader", 0, 0, unet_name=LUMINA_UNET, clip_name=GEMMA, vae_name=FLUX_VAE,
+             shift=6.0, weight_dtype="default"),
+        node("positive", "CLIPTextEncodeLumina2", 1, 0, system_prompt="superior", user_prompt=LUMINA_PROMPT),
+        node("negative", "CLIPTextEncodeLumina2", 1, 300, system_prompt="superior", user_prompt=LUMINA_NEGATIVE),
+        node("renorm", "TruncatedCFGRenorm", 0, 260, renorm_cfg=1.0, mode="lumina"),
+        node("latent", "EmptySD3LatentImage", 0, 420, width=1024, height=1024, batch_size=1),
+    ], [("loader", 1, "positive", "clip"), ("loader", 1, "negative", "clip"), ("loader", 0, "renorm", "model")]
+
+
+def lumina2_t2i():
+    nodes, links = lumina_front()
+    # Lumina's README: guide the first quarter of 50 steps (cfg_trunc_ratio 0.25), renorm on.
+    nodes.append(node("guider", "TruncatedCFGGuider", 2, 0, cfg=4.0, cfg_truncate_steps=0, cfg_trunc_ratio=0.25,
+                      keep="cond"))
+    links += [("renorm", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
+              ("negative", 0, "guider", "negative")]
+    tail, tail_links = custom_sampler_tail(3, ("latent", 0), "euler", 50, "loader")
+    nodes += tail + [node("save", "SaveImage", 5, 0, filename_prefix="lumina2_truncated_cfg")]
+    return nodes, links + tail_links + [("decode", 0, "save", "images")]
+
+
+def lumina2_t2i_ksampler():
+    nodes, links = lumina_front()
+    nodes += [
+        node("patch", "TruncatedCFGModelPatch", 2, 0, cfg_truncate_steps=0, cfg_trunc_ratio=0.25, keep="cond"),
+        node("ksampler", "KSampler", 3, 0, seed=SEED, control_after_generate="fixed", steps=50, cfg=4.0,
+             sampler_name="euler", scheduler="simple", denoise=1.0),
+        node("decode", "VAEDecode", 4, 0),
+        node("save", "SaveImage", 5, 0, filename_prefix="lumina2_truncated_cfg_ksampler"),
+    ]
+    links += [("renorm", 0, "patch", "model"), ("patch", 0, "ksampler", "model"),
+              ("positive", 0, "ksampler", "positive"), ("negative", 0, "ksampler", "negative"),
+              ("latent", 0, "ksampler", "latent_image"), ("ksampler", 0, "decode", "samples"),
+              ("loader", 2, "decode", "vae"), ("decode", 0, "save", "images")]
+    return nodes, links
+
+
+def wan_front(task):
+    return [
+        node("loader", "TruncatedCFGWanA14BLoader", 0, 0, high_noise_unet=WAN_EXPERTS[(task, "high")],
+             low_noise_unet=WAN_EXPERTS[(task, "low")], clip_name=UMT5, vae_name=WAN_VAE, task=task, shift=0.0,
+             boundary=0.0, weight_dtype="default"),
+        node("positive", "CLIPTextEncode", 1, 0, text=WAN_PROMPT if task == "t2v" else I2V_PROMPT),
+        node("negative", "CLIPTextEncode", 1, 300, text=WAN_NEGATIVE),
+    ], [("loader", 1, "positive", "clip"), ("loader", 1, "negative", "clip")]
+
+
+def video_tail(column, prefix):
+    return [node("video", "CreateVideo", column, 0, fps=16.0),
+            node("save", "SaveVideo", column, 160, filename_prefix=prefix, format="auto", codec="auto")], \
+        [("decode", 0, "video", "images"), ("video", 0, "save", "video")]
+
+
+def wan22_t2v():
+    nodes, links = wan_front("t2v")
+    # Wan 2.2 T2V official: 40 UniPC steps, cfg 4.0 high / 3.0 low; the Wan write-up's last 5 truncated.
+    nodes += [
+        node("latent", "EmptyHunyuanLatentVideo", 0, 420, width=832, height=480, length=81, batch_size=1),
+        node("guider", "TruncatedCFGGuider", 2, 0, cfg=4.0, cfg_truncate_steps=5, cfg_trunc_ratio=1.0, keep="cond",
+             cfg_low_noise=3.0),
+    ]
+    links += [("loader", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
+              ("negative", 0, "guider", "negative")]
+    tail, tail_links = custom_sampler_tail(3, ("latent", 0), "uni_pc", 40, "loader")
+    video, video_links = video_tail(5, "video/wan22_t2v_truncated_cfg")
+    return nodes + tail + video, links + tail_links + video_links
+
+
+def wan22_i2v():
+    nodes, links = wan_front("i2v")
+    nodes += [
+        node("image", "LoadImage", 0, 420, image=START_IMAGE),
+        node("i2v", "WanImageToVideo", 2, 0, width=832, height=480, length=81, batch_size=1),
+        node("guider", "TruncatedCFGGuider", 2, 300, cfg=3.5, cfg_truncate_steps=5, cfg_trunc_ratio=1.0, keep="cond",
+             cfg_low_noise=3.5),
+    ]
+    links += [("positive", 0, "i2v", "positive"), ("negative", 0, "i2v", "negative"), ("loader", 2, "i2v", "vae"),
+              ("image", 0, "i2v", "start_image"), ("loader", 0, "guider", "model"), ("i2v", 0, "guider", "positive"),
+              ("i2v", 1, "guider", "negative")]
+    tail, tail_links = custom_sampler_tail(3, ("i2v", 2), "uni_pc", 40, "loader")
+    video, video_links = video_tail(5, "video/wan22_i2v_truncated_cfg")
+    return nodes + tail + video, links + tail_links + video_links
+
+
+WORKFLOWS = {
+    "lumina2_t2i_truncated_cfg": lumina2_t2i,
+    "lumina2_t2i_truncated_cfg_ksampler": lumina2_t2i_ksampler,
+    "wan22_t2v_a14b_truncated_cfg": wan22_t2v,
+    "wan22_i2v_a14b_truncated_cfg": wan22_i2v,
+}

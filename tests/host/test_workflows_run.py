@@ -1,0 +1,67 @@
+"""The example workflows executed end to end by a real ComfyUI server on small checkpoints.
+
+The API prompts in workflows/api/ are what the frontend's app.graphToPrompt() makes of the UI files
+(the browser tier checks that). Here they run shrunk (64 px, one frame, 8 steps) on small models
+with the users' file names. Text encoders are stand-ins (devtools/stand_in_text_encoder.py): real
+ones cannot be built small. Everything else, loaders and decoding and saving included, is real.
+"""
+import urllib.request
+
+import pytest
+from hostenv import require_host
+
+HOST = require_host()
+
+from devtools import model_tree  # noqa: E402
+from devtools.comfy_server import ComfyServer  # noqa: E402
+from devtools.workflow_runs import load_api, run, shrink  # noqa: E402
+from devtools.workflow_specs import WORKFLOWS  # noqa: E402
+
+STEPS = 8
+# (truncated steps, what the log must show) per workflow at 8 steps:
+EXPECTED = {
+    "lumina2_t2i_truncated_cfg": 6,  # cfg_trunc_ratio 0.25: steps 2..7
+    "lumina2_t2i_truncated_cfg_ksampler": 6,
+    "wan22_t2v_a14b_truncated_cfg": 5,  # cfg_truncate_steps 5
+    "wan22_i2v_a14b_truncated_cfg": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("comfy_workflows")
+    model_tree.build(base / "models", base / "input")
+    running = ComfyServer(HOST, base).start()
+    yield running
+    running.stop()
+
+
+def test_the_specs_and_the_files_name_the_same_workflows():
+    assert set(EXPECTED) == set(WORKFLOWS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_workflow_runs_and_truncates_the_expected_steps(server, name):
+    result = run(server, shrink(load_api(name), STEPS))
+    assert result.status == "success"
+    assert (result.steps, result.truncated) == (STEPS, EXPECTED[name])
+    assert result.branches < result.branches_full
+    assert result.outputs, "the workflow saved nothing"
+    for output in result.outputs:
+        assert (server.base / "output" / output).stat().st_size > 0
+
+
+def test_workflows_as_published_pass_comfyui_validation(server):
+    # Full size and step count, as users load them; validated by POST /prompt, withdrawn before running.
+    answers = server.validate_without_running([load_api(name) for name in sorted(EXPECTED)])
+    for name, (status, answer) in zip(sorted(EXPECTED), answers, strict=True):
+        assert status == 200 and answer["node_errors"] == {}, (name, answer)
+        assert answer["prompt_id"] not in server.get("/history"), f"{name} ran; it should only be validated"
+
+
+def test_template_browser_lists_the_workflows_and_serves_thumbnails(server):
+    listed = server.get("/workflow_templates")
+    assert sorted(listed["ComfyUI-TruncatedCFG"]) == sorted(EXPECTED)
+    for name in EXPECTED:
+        with urllib.request.urlopen(f"{server.url}/api/workflow_templates/ComfyUI-TruncatedCFG/{name}.jpg") as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "image/jpeg" and len(r.read()) > 1000
