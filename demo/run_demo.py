@@ -66,7 +66,8 @@ def main(argv=None) -> int:
         server.stop()
 
     print(f"\n{args.steps} steps, {args.side} px, ComfyUI at {host}, small random-weight models on this machine\n")
-    header = f"{'workflow':38} {'run':10} {'steps':>5} {'trunc':>5} {'branches':>10} {'wall s':>7} {'saved':>7} {'time':>6}"
+    header = (f"{'workflow':38} {'run':10} {'steps':>5} {'trunc':>5} {'branches':>10} {'wall s':>7} {'saved':>7} "
+              f"{'time':>6}")
     print(header)
     print("-" * len(header))
     full_seconds = {}
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
         print(f"{name:38} {label:10} {r.steps:>5} {r.truncated:>5} {r.branches:>4} / {r.branches_full:<3} "
               f"{r.seconds:7.2f} {r.saved_percent:6.1f}% {ratio:6.2f}")
     print(f"\noutputs in {WORK_DIR / 'output'}:")
-    for name, label, r in rows:
+    for _, label, r in rows:
         for output in r.outputs:
             print(f"  {label:10} {output}")
     return 0
