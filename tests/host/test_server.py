@@ -1,4 +1,6 @@
 """The pack in a real ComfyUI server: it registers, validates, and runs a graph through the executor."""
+import json
+
 import pytest
 from hostenv import require_host
 
@@ -64,3 +66,46 @@ def test_out_of_range_input_is_refused_before_anything_runs(server):
     assert status == 400
     errors = answer["node_errors"]["2"]["errors"]
     assert any("cfg_trunc_ratio" in e["details"] or "cfg_trunc_ratio" in e["message"] for e in errors), errors
+
+
+def test_one_patched_model_in_two_samplers_keeps_two_ledgers(server):
+    graph = ksampler_graph({"cfg_truncate_steps": 2, "cfg_trunc_ratio": 1.0, "keep": "cond"}, steps=6)
+    graph["7"]["inputs"]["seed"] = 17  # not a graph an earlier test ran: ComfyUI would reuse its cached result
+    graph["9"] = {"class_type": "KSampler", "inputs": {**graph["7"]["inputs"], "steps": 4, "seed": 5}}
+    graph["10"] = {"class_type": "SaveLatent", "inputs": {"samples": ["9", 0], "filename_prefix": "tcfg_test_b"}}
+    start = len(server.log_text())
+    status, answer = server.post("/prompt", {"prompt": graph})
+    assert status == 200, answer
+    assert server.wait_for(answer["prompt_id"])["status"]["status_str"] == "success"
+    log = server.log_text()[start:]
+    assert "[Truncated CFG] 6 steps, 2 truncated, branch evaluations 10 / 12" in log
+    assert "[Truncated CFG] 4 steps, 2 truncated, branch evaluations 6 / 8" in log
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("cfg_truncate_steps", "five", "cfg_truncate_steps"),
+    ("cfg_truncate_steps", -1, "cfg_truncate_steps"),
+    ("cfg_low_noise", -2.0, "cfg_low_noise"),
+    ("sigma_high", "high", "sigma_high"),
+])
+def test_wrong_kinds_and_ranges_through_the_api_are_refused_by_name(server, name, value, words):
+    policy = {"cfg_truncate_steps": 2, "cfg_trunc_ratio": 1.0, "keep": "cond", name: value}
+    status, answer = server.post("/prompt", {"prompt": ksampler_graph(policy)})
+    assert status == 400
+    errors = answer["node_errors"]["2"]["errors"]
+    assert any(words in (e.get("details", "") + e.get("message", "") + str(e.get("extra_info", ""))) for e in errors), \
+        errors
+
+
+def test_an_unknown_choice_through_the_api_fails_the_node_with_the_choices_named(server):
+    # ComfyUI v0.3.64 does not check V3 combo values when validating; the node itself refuses them.
+    status, answer = server.post("/prompt", {"prompt": ksampler_graph(
+        {"cfg_truncate_steps": 2, "cfg_trunc_ratio": 1.0, "keep": "both"})})
+    if status == 400:
+        assert "keep" in json.dumps(answer["node_errors"])
+        return
+    result = server.wait_for(answer["prompt_id"])
+    assert result["status"]["status_str"] == "error"
+    failure = next(data for kind, data in result["status"]["messages"] if kind == "execution_error")
+    assert failure["node_type"] == "TruncatedCFGModelPatch"
+    assert "keep must be one of cond, uncond, got 'both'" in failure["exception_message"]

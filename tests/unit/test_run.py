@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -98,3 +100,26 @@ def test_every_call_gets_one_decision_and_is_counted(schedule, n, ratio, calls):
     ledger = run.finish()
     assert ledger.calls == len(calls)
     assert ledger.branches == sum(2 if s.full else 1 for s in ledger.steps for _ in range(s.calls))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=-5, max_value=50) | st.just(math.nan), min_size=0, max_size=12),
+       st.floats(min_value=-5, max_value=50) | st.just(math.nan))
+def test_any_schedule_and_sigma_either_decides_or_says_what_is_wrong(schedule, sigma):
+    """Random, NaN-bearing, duplicate, rising and empty schedules: a decision or a named ValueError."""
+    try:
+        run = TruncationRun(TruncationPolicy(cfg_truncate_steps=1, adaptive_threshold=0.9), schedule)
+    except ValueError as exc:
+        assert "NaN at position" in str(exc) and any(s != s for s in schedule)
+        return
+    try:
+        decision = run.decide(sigma)
+    except ValueError as exc:
+        assert ("no steps" in str(exc) and len(schedule) < 2) or ("NaN" in str(exc) and sigma != sigma)
+        return
+    assert 0 <= decision.step < len(schedule) - 1
+
+
+def test_a_zero_length_schedule_has_an_empty_ledger():
+    ledger = TruncationRun(TruncationPolicy(cfg_truncate_steps=3), [1.0]).finish()
+    assert ledger.steps == [] and ledger.summary() == "0 steps, 0 truncated, branch evaluations 0 / 0 (0.0 % saved)"
