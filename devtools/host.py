@@ -51,6 +51,9 @@ def import_host() -> tuple[Optional[Path], str]:
     # Must precede comfy.model_management, which raises on a machine without a GPU otherwise.
     comfy.cli_args.args.cpu = True
     try:
+        # As main.py does first: ComfyUI's `utils` package must be imported before `nodes` puts
+        # comfy/ (with its utils.py) at the front of sys.path, or `server` cannot be imported.
+        import utils.extra_config  # noqa: F401
         import comfy.model_management  # noqa: F401
         import comfy_api.latest  # noqa: F401
     except ImportError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from .policy_inputs import patched_clone, policy_inputs
+from .policy_inputs import node_id_of, patched_clone, policy_inputs
 from .truncation import TruncationController
 
 
@@ -36,6 +36,7 @@ class TruncatedCFGGuider(io.ComfyNode):
                 *policy_inputs(),
             ],
             outputs=[io.Guider.Output()],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -43,7 +44,7 @@ class TruncatedCFGGuider(io.ComfyNode):
                 keep: str, sigma_low: float = 0.0, sigma_high: float = 0.0,
                 cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
         patched, controller = patched_clone(model, cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low, sigma_high,
-                                            cfg_low_noise, adaptive_threshold)
+                                            cfg_low_noise, adaptive_threshold, node_id_of(cls))
         guider = TruncatedGuider(patched, controller)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .policy_inputs import patched_clone, policy_inputs
+from .policy_inputs import node_id_of, patched_clone, policy_inputs
 
 
 class TruncatedCFGModelPatch(io.ComfyNode):
@@ -20,11 +20,12 @@ class TruncatedCFGModelPatch(io.ComfyNode):
                 *policy_inputs(),
             ],
             outputs=[io.Model.Output(display_name="patched_model")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
     def execute(cls, model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
                 sigma_high: float = 0.0, cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
         patched, _ = patched_clone(model, cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low, sigma_high,
-                                   cfg_low_noise, adaptive_threshold)
+                                   cfg_low_noise, adaptive_threshold, node_id_of(cls))
         return io.NodeOutput(patched)

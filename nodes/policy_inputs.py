@@ -1,6 +1,8 @@
 """The truncation inputs shared by the guider and the model patch, with their tooltips."""
 from __future__ import annotations
 
+from typing import Optional
+
 from comfy_api.latest import io
 
 from ..sampling.policy import KEEP_CHOICES, KEEP_COND, TruncationPolicy
@@ -9,6 +11,11 @@ from .truncation import TruncationController
 STEP_LOCAL = ("Counted within the sigmas of the sampler node that runs it: with KSamplerAdvanced "
               "start/end steps, SplitSigmas or denoise < 1 the count is local to that part; use the "
               "sigma window for a split-proof rule.")
+
+
+def node_id_of(node_class) -> Optional[str]:
+    """The graph node being executed (V3 hidden UNIQUE_ID); None when execute is called directly."""
+    return node_class.hidden.unique_id if node_class.hidden is not None else None
 
 
 def policy_inputs() -> list:
@@ -51,7 +58,8 @@ def policy_inputs() -> list:
 
 
 def patched_clone(model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
-                  sigma_high: float = 0.0, cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0):
+                  sigma_high: float = 0.0, cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0,
+                  node_id: Optional[str] = None):
     """(clone of ``model`` carrying the policy, its controller).
 
     The policy is validated first, so bad input raises ValueError naming the input and its range
@@ -60,7 +68,7 @@ def patched_clone(model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: 
     policy = TruncationPolicy(cfg_truncate_steps=cfg_truncate_steps, cfg_trunc_ratio=float(cfg_trunc_ratio),
                               sigma_low=float(sigma_low), sigma_high=float(sigma_high),
                               adaptive_threshold=float(adaptive_threshold), keep=keep)
-    controller = TruncationController(policy, float(cfg_low_noise))
+    controller = TruncationController(policy, float(cfg_low_noise), node_id)
     patched = model.clone()
     controller.install(patched)
     return patched, controller

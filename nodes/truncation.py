@@ -19,6 +19,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import time
+from dataclasses import dataclass
 from typing import Optional
 
 import comfy.patcher_extension
@@ -28,6 +30,7 @@ from ..sampling.experts import LOW_NOISE
 from ..sampling.policy import KEEP_COND, TruncationPolicy
 from ..sampling.run import StepDecision, TruncationRun
 from .experts import experts_of
+from .ui_events import RunReporter
 
 WRAPPER_KEY = "truncated_cfg"
 RUN_KEY = "truncated_cfg_run"
@@ -41,6 +44,13 @@ def supports(guider) -> bool:
     """Only guiders that predict noise exactly as CFGGuider does (positive/negative, one scale)."""
     return (isinstance(guider, comfy.samplers.CFGGuider)
             and type(guider).predict_noise is comfy.samplers.CFGGuider.predict_noise)
+
+
+@dataclass
+class ActiveRun:
+    """What one sampling run carries in its transformer_options."""
+    run: TruncationRun
+    reporter: Optional[RunReporter]
 
 
 @contextlib.contextmanager
@@ -61,11 +71,13 @@ class TruncationController:
     two-expert model (Wan 2.2 t2v: 4.0 high, 3.0 low); it does nothing on other models.
     """
 
-    def __init__(self, policy: TruncationPolicy, cfg_low_noise: float = 0.0):
+    def __init__(self, policy: TruncationPolicy, cfg_low_noise: float = 0.0, node_id: Optional[str] = None):
+        """``node_id``: the graph node to report live progress to (None: no reports)."""
         if not cfg_low_noise >= 0.0:
             raise ValueError(f"cfg_low_noise must be 0 (same as cfg) or more, got {cfg_low_noise}")
         self.policy = policy
         self.cfg_low_noise = cfg_low_noise
+        self.node_id = node_id
         self.history: collections.deque = collections.deque(maxlen=HISTORY_LENGTH)
 
     @property
@@ -92,23 +104,33 @@ class TruncationController:
         run = TruncationRun(self.policy, sigmas, boundary=None if routing is None else routing.boundary)
         for note in run.ledger.notes:
             log.warning("%s %s", LOG_PREFIX, note)
+        reporter = None if self.node_id is None else RunReporter(self.node_id, run)
+        if reporter is not None:
+            reporter.start()
         transformer_options = guider.model_options.setdefault("transformer_options", {})
-        transformer_options[RUN_KEY] = run
+        transformer_options[RUN_KEY] = ActiveRun(run, reporter)
+        started = time.perf_counter()
         try:
             output = executor(noise, latent_image, sampler, sigmas, *args, **kwargs)
         finally:
             transformer_options.pop(RUN_KEY, None)
+        seconds = time.perf_counter() - started
         ledger = run.finish()
         self.history.append(ledger)
         log.info("%s %s", LOG_PREFIX, ledger.summary())
+        if reporter is not None:
+            reporter.finish(ledger, seconds)
         return output
 
     def _predict_noise(self, executor, x, timestep, model_options, seed=None):
         guider = executor.class_obj
-        run: Optional[TruncationRun] = model_options.get("transformer_options", {}).get(RUN_KEY)
-        if run is None or not supports(guider):
+        active: Optional[ActiveRun] = model_options.get("transformer_options", {}).get(RUN_KEY)
+        if active is None or not supports(guider):
             return executor(x, timestep, model_options, seed)
+        run = active.run
         decision = run.decide(float(timestep.flatten()[0]))
+        if active.reporter is not None:
+            active.reporter.call(decision)
         options = model_options.copy()
         options["sampler_calc_cond_batch_function"] = self._calc_cond_batch(
             run, decision, guider, model_options.get("sampler_calc_cond_batch_function"))

@@ -7,3 +7,20 @@ TESTS = Path(__file__).resolve().parent
 for path in (TESTS.parent, TESTS):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def model_tree_base(tmp_path_factory):
+    """A ComfyUI base directory whose models/ holds small files under the example workflows' names."""
+    from devtools.host import import_host
+
+    if import_host()[0] is None:
+        pytest.skip(import_host()[1])
+    from devtools import model_tree
+
+    base = tmp_path_factory.mktemp("comfy_models")
+    model_tree.build(base / "models", base / "input")
+    return base

@@ -18,10 +18,10 @@ from devtools.comfy_server import ComfyServer  # noqa: E402
 NODES = {
     "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
                            ["cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low",
-                            "sigma_high", "adaptive_threshold"]),
+                            "sigma_high", "adaptive_threshold", "truncated_cfg_strip"]),
     "TruncatedCFGModelPatch": ("Truncated CFG (model patch)", ["model"],
                                ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low",
-                                "sigma_high", "adaptive_threshold"]),
+                                "sigma_high", "adaptive_threshold", "truncated_cfg_strip"]),
     "TruncatedCFGRenorm": ("CFG Renorm", ["model"], ["renorm_cfg", "mode"]),
     "TruncatedCFGLumina2Loader": ("Lumina2 Loader", [],
                                   ["unet_name", "clip_name", "vae_name", "shift", "weight_dtype"]),
@@ -58,7 +58,8 @@ def test_every_node_can_be_added_with_its_title_sockets_and_widgets(page):
 def test_widget_defaults_are_the_documented_ones(page):
     values = page.evaluate("""() => {
         const node = window.LiteGraph.createNode("TruncatedCFGGuider");
-        return Object.fromEntries(node.widgets.map((w) => [w.name, w.value]));
+        return Object.fromEntries(node.widgets.filter((w) => w.name !== "truncated_cfg_strip")
+            .map((w) => [w.name, w.value]));
     }""")
     assert values == {"cfg": 4, "cfg_truncate_steps": 5, "cfg_trunc_ratio": 1, "keep": "cond", "cfg_low_noise": 0,
                       "sigma_low": 0, "sigma_high": 0, "adaptive_threshold": 0}

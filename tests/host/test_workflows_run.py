@@ -12,7 +12,6 @@ from hostenv import require_host
 
 HOST = require_host()
 
-from devtools import model_tree  # noqa: E402
 from devtools.comfy_server import ComfyServer  # noqa: E402
 from devtools.workflow_runs import load_api, run, shrink  # noqa: E402
 from devtools.workflow_specs import WORKFLOWS  # noqa: E402
@@ -28,10 +27,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("comfy_workflows")
-    model_tree.build(base / "models", base / "input")
-    running = ComfyServer(HOST, base).start()
+def server(model_tree_base):
+    running = ComfyServer(HOST, model_tree_base).start()
     yield running
     running.stop()
 

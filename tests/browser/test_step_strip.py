@@ -1,0 +1,111 @@
+"""Browser tier: the web extension's step strip during and after a real run, and after switching graphs."""
+import json
+
+import pytest
+from hostenv import require_host
+
+HOST = require_host()
+
+from devtools import browser  # noqa: E402
+
+if browser.missing():
+    pytest.skip(browser.missing(), allow_module_level=True)
+
+from devtools.comfy_server import ComfyServer  # noqa: E402
+from devtools.host import PACK_ROOT  # noqa: E402
+
+WORKFLOW = "wan22_t2v_a14b_truncated_cfg"
+STEPS = 8
+SCREENSHOT = PACK_ROOT / "out" / "screenshots" / "step_strip.png"
+
+PREPARE_JS = """async ([workflow, steps]) => {
+    await window.app.loadGraphData(workflow);
+    const nodes = window.app.graph._nodes;
+    const byType = (t) => nodes.filter((n) => n.type === t);
+    const set = (node, name, value) => { node.widgets.find((w) => w.name === name).value = value; };
+    for (const latent of byType("EmptyHunyuanLatentVideo")) {
+        set(latent, "width", 64); set(latent, "height", 64); set(latent, "length", 1);
+    }
+    for (const scheduler of byType("BasicScheduler")) set(scheduler, "steps", steps);
+    const guider = byType("TruncatedCFGGuider")[0];
+    return { id: guider.id, strip: guider.widgets.some((w) => w.name === "truncated_cfg_strip") };
+}"""
+
+STATE_JS = "(id) => JSON.parse(JSON.stringify(window.app.graph.getNodeById(id).properties.truncated_cfg || null))"
+
+
+@pytest.fixture(scope="module")
+def page(model_tree_base):
+    server = ComfyServer(HOST, model_tree_base).start()
+    try:
+        with browser.comfy_page(server.url) as tab:
+            tab.server = server
+            yield tab
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def finished(page):
+    """Queue the Wan workflow (shrunk) from the page and wait for its strip to finish."""
+    workflow = json.loads((PACK_ROOT / "workflows" / f"{WORKFLOW}.json").read_text())
+    guider = page.evaluate(PREPARE_JS, [workflow, STEPS])
+    assert guider["strip"], "the guider node has no step strip"
+    log_start = len(page.server.log_text())
+    page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
+    page.wait_for_function("(id) => window.app.graph.getNodeById(id).properties.truncated_cfg?.done === true",
+                           arg=guider["id"], timeout=240_000)
+    return guider["id"], page.evaluate(STATE_JS, guider["id"]), page.server.log_text()[log_start:]
+
+
+def test_the_strip_updates_during_the_run_and_ends_at_the_ledger(finished):
+    node_id, state, log = finished
+    assert state["updates"] >= 1, "no step event reached the strip while sampling"
+    assert state["steps"] == STEPS
+    assert state["cells"] == ["full"] * 3 + ["cond"] * 5  # cfg_truncate_steps 5 of 8, keep cond
+    assert (state["branches"], state["branchesFull"]) == (11, 16)
+    assert f"[Truncated CFG] {STEPS} steps, 5 truncated, branch evaluations 11 / 16" in log
+    assert state["seconds"] > 0
+    assert state["switchStep"] is not None and 0 <= state["switchStep"] <= STEPS  # the Wan expert boundary
+
+
+def test_the_chart_has_one_point_per_full_step(finished):
+    _, state, _ = finished
+    assert [step for step, _ in state["relDiff"]] == [0, 1, 2]
+    assert all(value > 0 for _, value in state["relDiff"])
+
+
+def test_the_strip_survives_switching_workflows_without_a_rerun(page, finished):
+    node_id, state, _ = finished
+    history_before = len(page.server.get("/history"))
+    saved = page.evaluate("() => JSON.stringify(window.app.graph.serialize())")
+    (guider,) = [n for n in json.loads(saved)["nodes"] if n["id"] == node_id]
+    assert len(guider["widgets_values"]) == 8, "the strip must not add an entry to widgets_values"
+    other = json.loads((PACK_ROOT / "workflows" / "lumina2_t2i_truncated_cfg.json").read_text())
+    page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", other)
+    page.evaluate("async (wf) => { await window.app.loadGraphData(JSON.parse(wf)); }", saved)
+    assert page.evaluate(STATE_JS, node_id) == state
+    assert len(page.server.get("/history")) == history_before
+
+
+def test_a_screenshot_of_the_node_after_the_run(page, finished):
+    node_id, _, _ = finished
+    box = page.evaluate("""(id) => {
+        const canvas = window.app.canvas;
+        const node = window.app.graph.getNodeById(id);
+        canvas.ds.scale = 1.4;
+        canvas.ds.offset = [-node.pos[0] + 30, -node.pos[1] + 50];
+        canvas.setDirty(true, true);
+        const rect = canvas.canvas.getBoundingClientRect();
+        return { x: rect.left + 20, y: rect.top + 10, width: (node.size[0] + 20) * 1.4,
+                 height: (node.size[1] + 50) * 1.4 };
+    }""", node_id)
+    page.wait_for_timeout(400)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), clip=box)
+    assert SCREENSHOT.stat().st_size > 5000
+
+
+def test_no_console_message_mentions_the_extension(page, finished):
+    ours = [m for m in page.console_errors if "truncated_cfg" in m.lower() or "truncatedcfg" in m.lower()]
+    assert ours == []
