@@ -233,3 +233,22 @@ def test_experts_that_do_not_fit_are_refused_with_what_they_are(wan_experts, wan
         WanA14BExperts.execute(wan_experts[0], wan_model, "t2v", 0.0)
     with pytest.raises(ValueError, match=r"boundary must be in \[0, 1\)"):
         WanA14BExperts.execute(wan_experts[0], wan_experts[1], "t2v", 1.2)
+
+
+def test_an_interrupt_after_the_switch_leaves_the_next_run_exact(wan_experts):
+    model = patched(combined(wan_experts), cfg_truncate_steps=3)
+    expected = ksampler(patched(combined(wan_experts), cfg_truncate_steps=3), 10)
+    low = wan_experts[1].model.diffusion_model.patch_embedding
+    error = comfy.model_management.InterruptProcessingException()
+
+    def interrupt(module, args):
+        raise error
+
+    handle = low.register_forward_pre_hook(interrupt)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            ksampler(model, 10)
+    finally:
+        handle.remove()
+    assert torch.equal(ksampler(model, 10), expected)
+    assert controller_of(model).last_ledger.calls == 10

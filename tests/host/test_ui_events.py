@@ -1,0 +1,48 @@
+"""The events the web extension listens to: throttled, complete, and absent without a server."""
+import pytest
+from hostenv import require_host
+
+require_host()
+
+import server  # noqa: E402
+
+from truncated_cfg.nodes import ui_events  # noqa: E402
+from truncated_cfg.sampling.policy import TruncationPolicy  # noqa: E402
+from truncated_cfg.sampling.run import TruncationRun  # noqa: E402
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def send_sync(self, event, data, sid=None):
+        self.events.append((event, data))
+
+
+def test_without_a_running_server_nothing_is_sent_and_nothing_fails():
+    assert getattr(server.PromptServer, "instance", None) is None
+    assert ui_events.send(ui_events.EVENT_STEP, {"node": "1"}) is False
+
+
+def test_a_thousand_step_run_sends_a_few_events_that_still_name_every_step(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(server.PromptServer, "instance", recorder, raising=False)
+    schedule = [1.0 - i / 1000 for i in range(1001)]
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=100), schedule)
+    reporter = ui_events.RunReporter("7", run)
+    reporter.start()
+    for sigma in schedule[:-1]:
+        decision = run.decide(sigma)
+        run.record(decision, 2 if decision.full else 1)
+        reporter.call(decision)
+    reporter.finish(run.finish(), 1.5)
+    kinds = [event for event, _ in recorder.events]
+    assert kinds[0] == ui_events.EVENT_START and kinds[-1] == ui_events.EVENT_LEDGER
+    steps = [data for event, data in recorder.events if event == ui_events.EVENT_STEP]
+    assert 1 <= len(steps) <= 20, "step events must be throttled"
+    named = [d[0] for data in steps for d in data["decisions"]]
+    assert named == sorted(set(named)) and named[0] == 0
+    # Decisions not yet sent when the run ends arrive with the ledger, which names every step.
+    ledger = recorder.events[-1][1]["ledger"]
+    assert len(ledger["steps"]) == 1000 and ledger["truncated_steps"] == list(range(900, 1000))
+    assert recorder.events[0][1]["node"] == "7" and recorder.events[-1][1]["seconds"] == pytest.approx(1.5)
