@@ -4,9 +4,5 @@
 # truncation saved. Needs a ComfyUI checkout (COMFYUI_PATH, <ComfyUI>/custom_nodes/, or /opt/ComfyUI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source devtools/python.sh
-if [[ -z $HOST ]]; then
-  echo "error: $HOST_REASON" >&2
-  exit 2
-fi
+TCFG_NEED_HOST=1 source devtools/python.sh
 exec "$PY" benchmarks/bench_truncation.py "$@"

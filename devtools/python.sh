@@ -1,11 +1,16 @@
-# Sourced by tests/run.sh and benchmarks/run.sh: sets PY to a Python that can run the pack's code,
-# and HOST to the ComfyUI checkout the pack runs in (empty when there is none).
+# Sourced by tests/run.sh, demo/run.sh and benchmarks/run.sh: sets PY to a Python that can run the pack's
+# code, and HOST to the ComfyUI checkout the pack runs in (empty when there is none; an error, before
+# anything is installed, when the caller set TCFG_NEED_HOST).
 #   TCFG_PYTHON      use this interpreter as it is
 #   the host's venv  <ComfyUI>/venv or <ComfyUI>/.venv, when a host is found and has one
 #   .venv            otherwise, made here once from requirements-dev.txt (torch + test tools)
 pack_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOST=$(cd "$pack_root" && python3 -c 'from devtools.host import find_host; print(find_host()[0] or "")')
 HOST_REASON=$(cd "$pack_root" && python3 -c 'from devtools.host import find_host; print(find_host()[1])')
+if [[ -n ${TCFG_NEED_HOST:-} && -z $HOST ]]; then  # set by the scripts that run ComfyUI itself
+  echo "error: $HOST_REASON" >&2
+  exit 2
+fi
 
 if [[ -n ${TCFG_PYTHON:-} ]]; then
   PY=$TCFG_PYTHON

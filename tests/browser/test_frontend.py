@@ -6,14 +6,13 @@ Needs a ComfyUI host, the ``playwright`` Python package and Debian's Chromium at
 import pytest
 from hostenv import require_host
 
-HOST = require_host()
+require_host()
 
 from devtools import browser  # noqa: E402
 
 if browser.missing():
     pytest.skip(browser.missing(), allow_module_level=True)
 
-from devtools.comfy_server import ComfyServer  # noqa: E402
 
 NODES = {
     "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
@@ -29,16 +28,6 @@ NODES = {
                                                          "task", "shift", "boundary", "weight_dtype"]),
     "TruncatedCFGWanA14BExperts": ("Wan A14B Experts", ["high_noise_model", "low_noise_model"], ["task", "boundary"]),
 }
-
-
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    server = ComfyServer(HOST, tmp_path_factory.mktemp("comfy")).start()
-    try:
-        with browser.comfy_page(server.url) as tab:
-            yield tab
-    finally:
-        server.stop()
 
 
 def test_every_node_can_be_added_with_its_title_sockets_and_widgets(page):

@@ -4,14 +4,13 @@ import json
 import pytest
 from hostenv import require_host
 
-HOST = require_host()
+require_host()
 
 from devtools import browser  # noqa: E402
 
 if browser.missing():
     pytest.skip(browser.missing(), allow_module_level=True)
 
-from devtools.comfy_server import ComfyServer  # noqa: E402
 from devtools.host import PACK_ROOT  # noqa: E402
 from devtools.workflow_runs import load_api  # noqa: E402
 from devtools.workflow_specs import WORKFLOWS  # noqa: E402
@@ -25,16 +24,6 @@ LOAD_JS = """async (workflow) => {
         prompt: (await window.app.graphToPrompt()).output,
     };
 }"""
-
-
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    server = ComfyServer(HOST, tmp_path_factory.mktemp("comfy")).start()
-    try:
-        with browser.comfy_page(server.url) as tab:
-            yield tab
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
