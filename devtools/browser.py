@@ -90,3 +90,17 @@ FIT_VIEW_JS = """() => {
     canvas.ds.offset = [-x0 + 40 / scale, -y0 + 40 / scale];
     canvas.setDirty(true, true);
 }"""
+
+
+@contextlib.contextmanager
+def page_on_new_server(host, base):
+    """A ComfyUI server on ``base`` with the pack, and a page on its frontend (``page.server``)."""
+    from devtools.comfy_server import ComfyServer
+
+    server = ComfyServer(host, base).start()
+    try:
+        with comfy_page(server.url) as page:
+            page.server = server
+            yield page
+    finally:
+        server.stop()

@@ -8,14 +8,8 @@ def page(tmp_path_factory):
 
     host = require_host()
     from devtools import browser
-    from devtools.comfy_server import ComfyServer
 
     if browser.missing():
         pytest.skip(browser.missing())
-    server = ComfyServer(host, tmp_path_factory.mktemp("comfy")).start()
-    try:
-        with browser.comfy_page(server.url) as tab:
-            tab.server = server
-            yield tab
-    finally:
-        server.stop()
+    with browser.page_on_new_server(host, tmp_path_factory.mktemp("comfy")) as tab:
+        yield tab

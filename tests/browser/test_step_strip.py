@@ -11,7 +11,6 @@ from devtools import browser  # noqa: E402
 if browser.missing():
     pytest.skip(browser.missing(), allow_module_level=True)
 
-from devtools.comfy_server import ComfyServer  # noqa: E402
 from devtools.host import PACK_ROOT  # noqa: E402
 
 WORKFLOW = "wan22_t2v_a14b_truncated_cfg"
@@ -36,13 +35,9 @@ STATE_JS = "(id) => JSON.parse(JSON.stringify(window.app.graph.getNodeById(id).p
 
 @pytest.fixture(scope="module")
 def page(model_tree_base):
-    server = ComfyServer(HOST, model_tree_base).start()
-    try:
-        with browser.comfy_page(server.url) as tab:
-            tab.server = server
-            yield tab
-    finally:
-        server.stop()
+    """Here the server's models/ holds the workflow's files, so the run is real."""
+    with browser.page_on_new_server(HOST, model_tree_base) as tab:
+        yield tab
 
 
 @pytest.fixture(scope="module")
