@@ -14,7 +14,7 @@ from typing import Optional
 import comfy.model_management
 import comfy.patcher_extension
 
-from ..sampling.experts import HIGH_NOISE, LOW_NOISE, expert_for_sigma, preset, resolve_boundary
+from ..sampling.experts import HIGH_NOISE, TASKS, expert_for_sigma, preset, resolve_boundary
 from .model_files import architecture_name
 
 WRAPPER_KEY = "truncated_cfg_experts"
@@ -32,8 +32,7 @@ def check_wan_a14b(model_config, input_name: str, task: str) -> dict:
     shape = {"dim": unet.get("dim"), "num_layers": unet.get("num_layers"), "in_dim": unet.get("in_dim")}
     wanted = preset(task).in_channels
     if shape["in_dim"] != wanted:
-        other = next(t for t in ("t2v", "i2v") if preset(t).in_channels == shape["in_dim"]) \
-            if shape["in_dim"] in (16, 36) else None
+        other = next((t for t in TASKS if preset(t).in_channels == shape["in_dim"]), None)
         what = f"a {other} expert" if other else f"a model with {shape['in_dim']} input channels"
         raise ValueError(f"{input_name} is {what} ({shape['in_dim']} input channels); task {task} needs the "
                          f"{task.upper()}-A14B experts ({wanted} input channels)")
@@ -48,13 +47,12 @@ def check_pair(high: dict, low: dict) -> None:
 
 
 class ExpertRouting:
-    """Routes diffusion-model calls between the two experts; counts them for the ledger and tests."""
+    """Routes diffusion-model calls between the two experts."""
 
     def __init__(self, low_noise, boundary: float, task: str):
         self.low_noise = low_noise
         self.boundary = boundary
         self.task = task
-        self.calls = {HIGH_NOISE: 0, LOW_NOISE: 0}
 
     def expert_of(self, sigma: float) -> str:
         return expert_for_sigma(sigma, self.boundary)
@@ -66,9 +64,7 @@ class ExpertRouting:
         if sigmas is None:
             raise RuntimeError("Wan A14B Experts: the call carries no sigma (transformer_options['sigmas']); "
                                "it must come from a ComfyUI sampler")
-        expert = self.expert_of(float(sigmas.flatten()[0]))
-        self.calls[expert] += 1
-        if expert == HIGH_NOISE:
+        if self.expert_of(float(sigmas.flatten()[0])) == HIGH_NOISE:
             return executor(x, timestep, context, clip_fea, time_dim_concat, transformer_options, **kwargs)
         self._load_low_noise()
         return self.low_noise.model.diffusion_model(x, timestep, context, clip_fea=clip_fea,

@@ -39,7 +39,7 @@ def preset(task: str) -> WanA14BPreset:
 
 def resolve_boundary(task: str, boundary: float) -> float:
     """The boundary to route by: the task's official one when ``boundary`` is 0."""
-    if not 0.0 <= boundary < 1.0 or boundary != boundary:
+    if not 0.0 <= boundary < 1.0:  # also refuses NaN
         raise ValueError(f"boundary must be in [0, 1) as a sigma (0 = the task's: t2v 0.875, i2v 0.900), "
                          f"got {boundary}")
     return boundary if boundary > 0.0 else preset(task).boundary

@@ -27,8 +27,9 @@ def test_routing_is_by_sigma_with_the_boundary_on_the_high_side():
 def test_zero_boundary_means_the_task_default_and_bad_values_are_named():
     assert resolve_boundary("t2v", 0.0) == 0.875 and resolve_boundary("i2v", 0.0) == 0.9
     assert resolve_boundary("t2v", 0.5) == 0.5
-    with pytest.raises(ValueError, match=r"boundary must be in \[0, 1\)"):
-        resolve_boundary("t2v", 1.5)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"boundary must be in \[0, 1\)"):
+            resolve_boundary("t2v", bad)
     with pytest.raises(ValueError, match="task must be one of t2v, i2v"):
         preset("ti2v")
 
