@@ -4,10 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source devtools/python.sh
-if ! "$PY" -c 'import pytest, hypothesis' 2>/dev/null; then
-  echo "installing the test tools into $PY's environment" >&2
-  "$PY" -m pip install -q --disable-pip-version-check -r requirements-test.txt
-fi
 echo "python: $PY"
 echo "host: ${HOST:-none} (${HOST_REASON})"
 exec "$PY" -m pytest tests "$@"

@@ -1,0 +1,88 @@
+"""The quality harness on ComfyUI: the shipped digits model, its training script, and a tiny sweep."""
+import json
+
+import pytest
+import safetensors
+import torch
+from hostenv import require_host
+
+require_host()
+
+import comfy.model_base  # noqa: E402
+
+from quality import train_digits  # noqa: E402
+from quality.settings import FULL, KEEP_UNCOND, LAST_N, NO_CFG, Setting  # noqa: E402
+from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, run_sweep  # noqa: E402
+
+
+def test_shipped_weights_are_small_and_carry_their_provenance():
+    assert DEFAULT_WEIGHTS.stat().st_size <= 5_000_000
+    with safetensors.safe_open(str(DEFAULT_WEIGHTS), "pt") as f:
+        meta = f.metadata()
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    assert meta["truncated_cfg.provenance"].startswith("quality/train_digits.py")
+    assert json.loads(meta["truncated_cfg.arch"]) == train_digits.ARCH
+    assert json.loads(meta["truncated_cfg.args"])["seed"] == 0
+    assert meta["truncated_cfg.weights_sha256"] == train_digits.state_digest(state)
+
+
+def test_comfyui_loads_the_digits_model_as_a_wan_t2v_model():
+    model = load_digits_model(DEFAULT_WEIGHTS, shift=3.0)
+    assert isinstance(model.model, comfy.model_base.WAN21)
+    assert model.model.diffusion_model.dim == train_digits.ARCH["dim"]
+    assert len(model.model.diffusion_model.blocks) == train_digits.ARCH["num_layers"]
+    assert model.get_model_object("model_sampling").shift == 3.0
+
+
+def test_a_missing_weights_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train it with python quality/train_digits.py"):
+        load_digits_model(tmp_path / "none.safetensors", shift=3.0)
+
+
+def tiny_training(seed):
+    args = train_digits.parse_args(["--steps", "3", "--batch", "8", "--seed", str(seed)])
+    state, _ = train_digits.train(args, log=lambda line: None)
+    return train_digits.state_digest(state)
+
+
+def test_training_is_deterministic_and_follows_the_seed():
+    threads = torch.get_num_threads()
+    try:
+        first, again, other = tiny_training(0), tiny_training(0), tiny_training(1)
+    finally:
+        torch.set_num_threads(threads)
+    assert first == again
+    assert other != first
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep():
+    settings = [Setting(FULL, "full CFG"), Setting(NO_CFG, "cfg 1", cfg_one=True),
+                Setting(LAST_N, "last 2", {"cfg_truncate_steps": 2}),
+                Setting(KEEP_UNCOND, "last 2, keep uncond", {"cfg_truncate_steps": 2, "keep": "uncond"}),
+                Setting("renorm", "renorm 1.0, full CFG", renorm_cfg=1.0)]
+    config = SweepConfig(per_class=2, steps=4)
+    return run_sweep(settings, config, log=lambda line: None)
+
+
+def test_tiny_sweep_counts_the_calls_the_model_ran(tiny_sweep):
+    by = {r["label"]: r for r in tiny_sweep}
+    assert by["full CFG"]["calls"] == 8 and by["full CFG"]["calls_saved"] == 0.0
+    assert by["cfg 1"]["calls"] == 4 and by["cfg 1"]["calls_saved"] == 0.5
+    assert by["last 2"]["calls"] == 6 and by["last 2"]["truncated_steps"] == [2, 3]
+    assert by["last 2, keep uncond"]["truncated_steps"] == [2, 3]
+    assert by["full CFG"]["truncated_steps"] == []
+    for r in tiny_sweep:
+        assert 0.0 <= r["accuracy"] <= 1.0 and r["frechet"] >= 0.0 and r["diversity"] > 0.0
+
+
+def test_keeping_uncond_gives_other_samples_than_keeping_cond(tiny_sweep):
+    by = {r["label"]: r for r in tiny_sweep}
+    assert by["last 2"]["frechet"] != by["last 2, keep uncond"]["frechet"]
+
+
+def test_shipped_model_meets_the_accuracy_target_with_full_cfg():
+    """The issue's target: the judge finds the asked-for class in >= 90% of full-CFG samples."""
+    config = SweepConfig(per_class=20)
+    rows = run_sweep([Setting(FULL, "full CFG")], config, log=lambda line: None)
+    assert rows[0]["accuracy"] >= 0.90

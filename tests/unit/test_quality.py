@@ -1,0 +1,176 @@
+"""The quality harness's pieces that need no ComfyUI: data mapping, judge, settings, Pareto picks, report."""
+import numpy as np
+import pytest
+import torch
+
+from quality import digits_data
+from quality.judge import Judge, frechet_distance, mean_pairwise_distance
+from quality.pareto import best_within, pareto_front
+from quality.report import _steps, markdown_table, picks, plot_pareto
+from quality.settings import FAMILIES, FULL, NO_CFG, sweep_settings
+from sampling.policy import TruncationPolicy
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return Judge()
+
+
+@pytest.fixture(scope="module")
+def split():
+    return digits_data.load_split()
+
+
+def test_digits_round_trip_through_model_space_exactly(split):
+    x_train = split[0]
+    x = digits_data.to_model_space(x_train[:50])
+    assert x.shape == (50, 16, 1, 2, 2)
+    assert float(x.min()) == -1.0 and float(x.max()) == 1.0
+    assert np.array_equal(digits_data.from_model_space(x), x_train[:50])
+
+
+def test_channels_hold_4x4_blocks_of_the_picture():
+    pixels = np.arange(64, dtype=np.float64).reshape(1, 8, 8) % 17
+    x = digits_data.to_model_space(pixels)
+    # Latent pixel (row 1, col 0), channel 4 * 2 + 3: picture pixel (4 + 2, 0 + 3).
+    assert float(x[0, 11, 0, 1, 0]) == pytest.approx(pixels[0, 6, 3] / 8 - 1)
+
+
+def test_decoding_clips_to_the_pixel_range():
+    x = torch.zeros(1, 16, 1, 2, 2)
+    x[0, 0] = 3.0
+    x[0, 1] = -5.0
+    pixels = digits_data.from_model_space(x)
+    assert pixels[0, 0, 0] == 16.0 and pixels[0, 0, 1] == 0.0 and pixels[0, 1, 1] == 8.0
+
+
+def test_wrong_shapes_are_refused_with_the_shape_named():
+    with pytest.raises(ValueError, match=r"\(n, 8, 8\), got \(3, 9, 9\)"):
+        digits_data.to_model_space(np.zeros((3, 9, 9)))
+    with pytest.raises(ValueError, match=r"got \(2, 16, 1, 8, 8\)"):
+        digits_data.from_model_space(torch.zeros(2, 16, 1, 8, 8))
+
+
+def test_class_prompts_are_orthogonal_sign_vectors():
+    context = digits_data.class_context(np.arange(11))
+    assert context.shape == (11, 1, 4096)
+    assert set(context.unique().tolist()) == {-1.0, 1.0}
+    gram = context[:, 0] @ context[:, 0].T
+    assert torch.equal(gram, 4096 * torch.eye(11))
+
+
+def test_class_labels_out_of_range_are_refused():
+    with pytest.raises(ValueError, match="0..9, or 10 for none"):
+        digits_data.class_context([3, 11])
+
+
+def test_split_is_fixed_and_stratified(split):
+    x_train, y_train, x_test, y_test = split
+    again = digits_data.load_split()
+    assert np.array_equal(again[1], y_train) and np.array_equal(again[2], x_test)
+    assert len(y_train) + len(y_test) == 1797
+    train_share = np.bincount(y_train) / len(y_train)
+    test_share = np.bincount(y_test) / len(y_test)
+    assert np.abs(train_share - test_share).max() < 0.01
+
+
+def test_judge_scores_real_test_digits_as_real(judge, split):
+    x_test, y_test = split[2], split[3]
+    scores = judge.score(x_test, y_test)
+    assert judge.real_accuracy == scores.accuracy >= 0.97
+    assert scores.frechet == pytest.approx(0.0, abs=1e-6)
+    assert scores.diversity == pytest.approx(1.0)
+
+
+def test_judge_sees_wrong_labels_and_noise(judge, split):
+    x_test, y_test = split[2], split[3]
+    assert judge.score(x_test, (y_test + 1) % 10).accuracy < 0.05
+    noise = np.random.default_rng(0).uniform(0, 16, (200, 8, 8))
+    scores = judge.score(noise, np.arange(200) % 10)
+    assert scores.frechet > 50 * judge.real_frechet
+    # Copies of one digit per class: no diversity at all.
+    one_each = np.stack([x_test[y_test == c][0] for c in range(10)] * 5)
+    assert judge.score(one_each, np.tile(np.arange(10), 5)).diversity == pytest.approx(0.0, abs=1e-6)
+
+
+def test_judge_refuses_broken_input(judge):
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        judge.score(np.full((4, 8, 8), np.nan), np.arange(4))
+    with pytest.raises(ValueError, match="4 samples but 3 labels"):
+        judge.score(np.zeros((4, 8, 8)), np.arange(3))
+
+
+def test_frechet_distance_of_a_shift_is_its_squared_length():
+    a = np.random.default_rng(1).normal(size=(500, 5))
+    assert frechet_distance(a, a + np.array([3.0, 0, 0, 4.0, 0])) == pytest.approx(25.0)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    # Same mean, twice the spread: trace(C + 4C - 2 * 2C) = trace(C).
+    assert frechet_distance(a, 2 * (a - a.mean(0)) + a.mean(0)) == pytest.approx(np.trace(np.cov(a, rowvar=False)))
+
+
+def test_mean_pairwise_distance():
+    assert mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="at least two"):
+        mean_pairwise_distance(np.zeros((1, 3)))
+
+
+@pytest.mark.parametrize("steps", [4, 20, 30])
+def test_every_setting_is_a_valid_guider_input(steps):
+    settings = sweep_settings(steps)
+    assert len({s.label for s in settings}) == len(settings)
+    assert {s.family for s in settings} == set(FAMILIES)
+    for s in settings:
+        inputs = s.guider_inputs()
+        policy = TruncationPolicy(**inputs)
+        assert policy.enabled == (s.family not in (FULL, NO_CFG) and s.label != "renorm 1.0, full CFG")
+    last_n = [s.policy["cfg_truncate_steps"] for s in settings if s.family == "last N"]
+    assert last_n[-1] == steps and last_n == sorted(last_n)
+
+
+def test_too_few_steps_are_refused():
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        sweep_settings(1)
+
+
+def row(label, saved, accuracy, family="last N"):
+    return {"label": label, "family": family, "calls_saved": saved, "accuracy": accuracy, "calls": 40 * (1 - saved),
+            "frechet": 1.0, "diversity": 1.0, "truncated_steps": []}
+
+
+ROWS = [row("full", 0.0, 0.95, FULL), row("a", 0.1, 0.95), row("b", 0.2, 0.945), row("c", 0.2, 0.94),
+        row("d", 0.3, 0.93), row("e", 0.5, 0.8), row("f", 0.1, 0.90), row("g", 0.5, 0.80)]
+
+
+def test_pareto_front_drops_dominated_rows():
+    front = [r["label"] for r in pareto_front(ROWS)]
+    assert front == ["a", "b", "d", "e", "g"]  # full is dominated by a; c by b; f by a
+
+
+def test_best_within_tolerance_takes_the_most_calls_saved():
+    assert [r["label"] for r in best_within(ROWS, 0.95, 0.01)] == ["b", "c"]
+    assert [r["label"] for r in best_within(ROWS, 0.95, 0.02)] == ["d"]
+    assert best_within(ROWS, 0.99, 0.001) == []
+    assert [r["label"] for r in picks(ROWS)] == ["b", "c"]
+
+
+def test_steps_are_written_as_runs():
+    assert _steps([]) == "none"
+    assert _steps([3]) == "3"
+    assert _steps([0, 1, 2, 5, 7, 8]) == "0-2, 5, 7-8"
+
+
+def test_table_has_a_line_per_row_and_deltas_against_full_cfg():
+    table = markdown_table(ROWS).splitlines()
+    assert len(table) == 2 + len(ROWS)
+    assert "| d | none | 28 | 30% | 0.930 | -0.020 |" in table[6]
+
+
+def test_table_needs_a_full_cfg_row():
+    with pytest.raises(ValueError, match="no full-CFG row"):
+        markdown_table(ROWS[1:])
+
+
+def test_pareto_plot_is_a_png(tmp_path):
+    path = plot_pareto(ROWS, tmp_path / "sub" / "p.png", "test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 10_000
