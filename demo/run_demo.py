@@ -7,7 +7,9 @@ evaluations, wall time and savings; the images and videos land in out/comfy/outp
 
 The models are real ComfyUI architectures with random weights and the text encoders are stand-ins
 (real ones cannot be built here), so the pictures are noise: the numbers show what truncation
-does to the work, not to quality.
+does to the work, not to quality. Then the pack's digits model (quality/weights), which does make
+pictures, runs through the Truncated CFG Guider with full CFG, truncated and at cfg 1; an independent
+judge scores each run and a grid of samples lands in out/digits_samples.png.
 
 usage: python demo/run_demo.py [--steps 20] [--side 64]
 """
@@ -81,7 +83,42 @@ def main(argv=None) -> int:
     for _, label, r in rows:
         for output in r.outputs:
             print(f"  {label:10} {output}")
+    digits_run(args.steps)
     return 0
+
+
+def digits_run(steps: int, per_class: int = 20) -> None:
+    """The digits model through the Truncated CFG Guider and SamplerCustomAdvanced: pictures, judged."""
+    from devtools.host import import_pack
+
+    import_pack()
+    import comfy.utils
+
+    from quality.judge import Judge
+    from quality.report import save_sample_grid
+    from quality.settings import FULL, LAST_N, NO_CFG, Setting
+    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, sample
+
+    comfy.utils.PROGRESS_BAR_ENABLED = False
+    config = SweepConfig(per_class=per_class, steps=steps)
+    settings = [Setting(FULL, "full CFG"),
+                Setting(LAST_N, f"last {2 * steps // 5} truncated", {"cfg_truncate_steps": 2 * steps // 5}),
+                Setting(LAST_N, f"last {steps // 2} truncated", {"cfg_truncate_steps": steps // 2}),
+                Setting(NO_CFG, "cfg 1 (no guidance)", cfg_one=True)]
+    model, judge, labels = load_digits_model(DEFAULT_WEIGHTS, config.shift), Judge(), config.labels()
+    print(f"\ndigits model ({DEFAULT_WEIGHTS.name}), {steps} {config.sampler} steps, cfg {config.cfg}, "
+          f"{len(labels)} samples; judge: scikit-learn SVM, {judge.real_accuracy:.3f} on real digits\n")
+    print(f"{'run':26} {'calls / image':>13} {'saved':>6} {'accuracy':>9} {'Fréchet':>8}")
+    grid = {}
+    for setting in settings:
+        images, rows, _ = sample(model, setting, config)
+        scores = judge.score(images, labels)
+        calls = rows / len(labels)
+        print(f"{setting.label:26} {calls:13.0f} {1 - calls / (2 * steps):6.0%} {scores.accuracy:9.3f} "
+              f"{scores.frechet:8.2f}")
+        grid[f"{setting.label}: accuracy {scores.accuracy:.3f}"] = (images, labels)
+    path = save_sample_grid(grid, PACK_ROOT / "out" / "digits_samples.png")
+    print(f"\nsamples: {path}")
 
 
 if __name__ == "__main__":

@@ -87,3 +87,34 @@ def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: floa
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_sample_grid(samples: Mapping[str, tuple], path: Path, per_class: int = 3) -> Path:
+    """One row per setting: the first ``per_class`` samples of each class, side by side, with its caption.
+
+    ``samples`` maps a caption to (images (n, 8, 8), labels (n,)).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    strips = []
+    for images, labels in samples.values():
+        picked = [images[np.flatnonzero(labels == c)[:per_class]] for c in range(10)]
+        if any(len(p) < per_class for p in picked):
+            raise ValueError(f"need {per_class} samples of every class for the grid")
+        tiles = np.concatenate([np.pad(t, 1, constant_values=0) for p in picked for t in p], axis=1)
+        strips.append(tiles)
+    fig, axes = plt.subplots(len(strips), 1, figsize=(12, 1.1 * len(strips)), dpi=100, squeeze=False)
+    for ax, caption, strip in zip(axes[:, 0], samples, strips, strict=True):
+        ax.imshow(strip, cmap="gray_r", vmin=0, vmax=16, interpolation="nearest")
+        ax.set_title(caption, fontsize=9, loc="left")
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -6,7 +6,7 @@ import torch
 from quality import digits_data
 from quality.judge import Judge, frechet_distance, mean_pairwise_distance
 from quality.pareto import best_within, pareto_front
-from quality.report import _steps, markdown_table, picks, plot_pareto
+from quality.report import _steps, markdown_table, picks, plot_pareto, save_sample_grid
 from quality.settings import FAMILIES, FULL, NO_CFG, sweep_settings
 from sampling.policy import TruncationPolicy
 
@@ -174,3 +174,11 @@ def test_pareto_plot_is_a_png(tmp_path):
     path = plot_pareto(ROWS, tmp_path / "sub" / "p.png", "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
+
+
+def test_sample_grid_is_a_png_and_needs_every_class(tmp_path, split):
+    x_test, y_test = split[2], split[3]
+    path = save_sample_grid({"real": (x_test, y_test), "again": (x_test, y_test)}, tmp_path / "g.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="3 samples of every class"):
+        save_sample_grid({"few": (x_test[y_test < 9], y_test[y_test < 9])}, tmp_path / "h.png")
