@@ -28,7 +28,7 @@ PACK_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PACK_ROOT))
 sys.path.insert(0, str(PACK_ROOT / "benchmarks"))
 
-from devtools.host import import_host, import_pack  # noqa: E402
+from devtools.host import start_script  # noqa: E402
 
 CFG = 4.0
 SEED = 0
@@ -257,12 +257,9 @@ def expert_comparison(tmp: Path, steps: int, rounds: int) -> list[dict]:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
+    from quality.report import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, ax = pyplot().subplots(figsize=(8, 5), dpi=110)
     names = [v for v in dict.fromkeys(r["variant"] for r in rows) if v != "core CFGGuider"]
     for i, name in enumerate(names):
         pts = [r for r in rows if r["variant"] == name and not r["error"]]
@@ -274,23 +271,16 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_title("each point: one model size x latent size, median of interleaved rounds", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    host, reason = import_host()
-    if host is None:
-        print(f"error: {reason}", file=sys.stderr)
+    if not start_script():
         return 2
-    import_pack()
     import comfy.model_management
-    import comfy.utils
     import torch
 
-    comfy.utils.PROGRESS_BAR_ENABLED = False
     started = time.perf_counter()
     rows: list[dict] = []
     latents = dict(list(LATENTS.items())[:1]) if args.quick else LATENTS

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devtools.host import import_host, import_pack  # noqa: E402
+from devtools.host import start_script  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -61,20 +61,15 @@ class ForwardTimer:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    host, reason = import_host()
-    if host is None:
-        print(f"error: {reason}", file=sys.stderr)
+    if not start_script():
         return 2
-    import_pack()
     import comfy.samplers
-    import comfy.utils
     import torch
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
     from devtools.checkpoints import load_model, save_wan, wan_conditioning
     from truncated_cfg.nodes.guider import TruncatedCFGGuider
 
-    comfy.utils.PROGRESS_BAR_ENABLED = False
     side = int(round((args.tokens / 3) ** 0.5)) * 2
     if 3 * (side // 2) ** 2 != args.tokens:
         print(f"error: --tokens must be 3 x n^2 (3 latent frames of n x n patches), got {args.tokens}", file=sys.stderr)

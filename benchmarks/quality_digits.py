@@ -19,7 +19,7 @@ from pathlib import Path
 PACK_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PACK_ROOT))
 
-from devtools.host import import_host, import_pack  # noqa: E402
+from devtools.host import start_script  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -79,19 +79,13 @@ def report_text(rows, config, judge, args, seconds: float) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    host, reason = import_host()
-    if host is None:
-        print(f"error: {reason}", file=sys.stderr)
+    if not start_script():
         return 2
-    import_pack()
-    import comfy.utils
-
     from quality.judge import Judge
     from quality.report import markdown_table, plot_pareto
     from quality.settings import sweep_settings
     from quality.sweep import SweepConfig, run_sweep
 
-    comfy.utils.PROGRESS_BAR_ENABLED = False
     config = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=args.shift,
                          sampler=args.sampler, scheduler=args.scheduler, seed=args.seed)
     start = time.perf_counter()

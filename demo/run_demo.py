@@ -89,17 +89,15 @@ def main(argv=None) -> int:
 
 def digits_run(steps: int, per_class: int = 20) -> None:
     """The digits model through the Truncated CFG Guider and SamplerCustomAdvanced: pictures, judged."""
-    from devtools.host import import_pack
+    from devtools.host import start_script
 
-    import_pack()
-    import comfy.utils
-
+    if not start_script():
+        raise RuntimeError("the ComfyUI host imported for the workflows no longer imports")
     from quality.judge import Judge
     from quality.report import save_sample_grid
     from quality.settings import FULL, LAST_N, NO_CFG, Setting
     from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, sample
 
-    comfy.utils.PROGRESS_BAR_ENABLED = False
     config = SweepConfig(per_class=per_class, steps=steps)
     settings = [Setting(FULL, "full CFG"),
                 Setting(LAST_N, f"last {2 * steps // 5} truncated", {"cfg_truncate_steps": 2 * steps // 5}),

@@ -72,3 +72,20 @@ def import_pack():
     sys.modules[PACK_MODULE] = module
     spec.loader.exec_module(module)
     return module
+
+
+def start_script(with_pack: bool = True) -> bool:
+    """For the command-line scripts: import the host (and the pack) with ComfyUI's progress bars off.
+
+    False, after printing why, when there is no usable host; the script then exits with 2.
+    """
+    path, reason = import_host()
+    if path is None:
+        print(f"error: {reason}", file=sys.stderr)
+        return False
+    if with_pack:
+        import_pack()
+    import comfy.utils
+
+    comfy.utils.PROGRESS_BAR_ENABLED = False
+    return True

@@ -32,6 +32,27 @@ def _steps(steps: Sequence[int]) -> str:
     return ", ".join(runs)
 
 
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (benchmarks run without a screen)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def markdown_table(rows: Sequence[Mapping]) -> str:
     ref = reference_row(rows)
     lines = ["| setting | truncated steps | calls / image | calls saved | accuracy | Δ accuracy | Fréchet | "
@@ -50,11 +71,7 @@ def picks(rows: Sequence[Mapping], tolerance: float = TOLERANCE) -> list[Mapping
 
 def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: float = TOLERANCE) -> Path:
     """Left: accuracy against calls saved, with the Pareto front and the picks. Right: Fréchet distance."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ref = reference_row(rows)
     fig, (ax, ax_fd) = plt.subplots(1, 2, figsize=(12, 5), dpi=100, gridspec_kw={"width_ratios": [3, 2]})
     for family, marker in zip(FAMILIES, "os^vD<>P", strict=True):
@@ -81,12 +98,7 @@ def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: floa
     ax_fd.set_xlabel("model calls saved vs full CFG (%)")
     ax_fd.set_ylabel("Fréchet distance to real digits (lower is better)")
     ax_fd.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def save_sample_grid(samples: Mapping[str, tuple], path: Path, per_class: int = 3) -> Path:
@@ -94,11 +106,9 @@ def save_sample_grid(samples: Mapping[str, tuple], path: Path, per_class: int = 
 
     ``samples`` maps a caption to (images (n, 8, 8), labels (n,)).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = pyplot()
 
     strips = []
     for images, labels in samples.values():
@@ -112,9 +122,4 @@ def save_sample_grid(samples: Mapping[str, tuple], path: Path, per_class: int = 
         ax.imshow(strip, cmap="gray_r", vmin=0, vmax=16, interpolation="nearest")
         ax.set_title(caption, fontsize=9, loc="left")
         ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

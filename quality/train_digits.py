@@ -137,11 +137,9 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from devtools.host import import_host
+    from devtools.host import start_script
 
-    host, reason = import_host()
-    if host is None:
-        print(f"error: {reason}", file=sys.stderr)
+    if not start_script(with_pack=False):
         return 2
     import safetensors.torch
 
