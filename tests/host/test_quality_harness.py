@@ -2,13 +2,13 @@
 import json
 
 import pytest
-import safetensors
 import torch
 from hostenv import require_host
 
 require_host()
 
 import comfy.model_base  # noqa: E402
+import safetensors  # noqa: E402
 
 from quality import train_digits  # noqa: E402
 from quality.settings import FULL, KEEP_UNCOND, LAST_N, NO_CFG, Setting  # noqa: E402
