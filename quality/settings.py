@@ -43,7 +43,7 @@ def sweep_settings(steps: int) -> list[Setting]:
         Setting(WINDOW, f"sigma > {low}", {"sigma_low": low}) for low in (0.25, 0.5, 0.75)
     ] + [
         Setting(WINDOW, "0.25 < sigma <= 0.75", {"sigma_low": 0.25, "sigma_high": 0.75}),
-        # The wrong end on purpose: guidance only late, the early steps truncated.
+        # Against the usual advice, to test it: guidance only late, the early steps truncated.
         Setting(WINDOW, "sigma <= 0.5", {"sigma_high": 0.5}),
     ]
     settings += [Setting(ADAPTIVE, f"agree {t}", {"adaptive_threshold": t}) for t in (0.6, 0.7, 0.8, 0.9, 0.95, 0.99)]
