@@ -288,7 +288,8 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         models = list(wan_models(tmp, args.quick)) + ([] if args.quick else [lumina_model(tmp)])
         for model_name, model, (positive, negative), lumina in models:
-            model_latents = dict(list(latents.items())[:1]) if lumina else latents  # NextDiT: image sizes only
+            # NextDiT at its real width takes about 1 s a call here: the small image only.
+            model_latents = dict(list(latents.items())[:1]) if lumina else latents
             for latent_name, (frames, h, w) in model_latents.items():
                 shape = (1, 16, h, w) if lumina else (1, 16, frames, h, w)
                 runs = variants(model, positive, negative, args.steps, lumina)
