@@ -42,7 +42,7 @@ def parse_args(argv=None):
     return args
 
 
-def report_text(rows, config, judge, args, seconds: float) -> str:
+def report_text(rows, config, judge, command: str, seconds: float) -> str:
     import torch
 
     from quality.report import TOLERANCE, markdown_table, picks, reference_row
@@ -57,7 +57,7 @@ def report_text(rows, config, judge, args, seconds: float) -> str:
         "with the Truncated CFG Guider. It is not Lumina 2 or Wan 2.2; it shows how truncation trades calls "
         "for quality on a model where both can be measured, not what a 14B model will do.",
         "",
-        f"Run: `{' '.join(['bash benchmarks/quality.sh'] + sys.argv[1:])}`: {config.per_class} samples per class, "
+        f"Run: `{command}`: {config.per_class} samples per class, "
         f"{config.steps} {config.sampler} steps ({config.scheduler}), cfg {config.cfg}, shift {config.shift}, "
         f"seed {config.seed}; torch {torch.__version__}; {seconds:.0f} s.",
         "",
@@ -86,6 +86,7 @@ def main(argv=None) -> int:
     from quality.settings import sweep_settings
     from quality.sweep import SweepConfig, run_sweep
 
+    command = " ".join(["bash benchmarks/quality.sh"] + (argv if argv is not None else sys.argv[1:]))
     config = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=args.shift,
                          sampler=args.sampler, scheduler=args.scheduler, seed=args.seed)
     start = time.perf_counter()
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "quality.json").write_text(json.dumps({"config": config.__dict__, "rows": rows}, indent=1))
-    (args.out_dir / "quality.md").write_text(report_text(rows, config, judge, args, seconds))
+    (args.out_dir / "quality.md").write_text(report_text(rows, config, judge, command, seconds))
     plot_pareto(rows, args.out_dir / "quality_pareto.png",
                 f"digits, {config.steps} {config.sampler} steps, cfg {config.cfg}, {len(config.labels())} samples")
     print(markdown_table(rows))

@@ -1,5 +1,6 @@
 """The quality harness on ComfyUI: the shipped digits model, its training script, and a tiny sweep."""
 import json
+import sys
 
 import pytest
 import torch
@@ -10,8 +11,9 @@ require_host()
 import comfy.model_base  # noqa: E402
 import safetensors  # noqa: E402
 
+from devtools.host import PACK_ROOT  # noqa: E402
 from quality import train_digits  # noqa: E402
-from quality.settings import FULL, KEEP_UNCOND, LAST_N, NO_CFG, Setting  # noqa: E402
+from quality.settings import FULL, KEEP_UNCOND, LAST_N, NO_CFG, Setting, sweep_settings  # noqa: E402
 from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, run_sweep  # noqa: E402
 
 
@@ -86,3 +88,18 @@ def test_shipped_model_meets_the_accuracy_target_with_full_cfg():
     config = SweepConfig(per_class=20)
     rows = run_sweep([Setting(FULL, "full CFG")], config, log=lambda line: None)
     assert rows[0]["accuracy"] >= 0.90
+
+
+def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_path):
+    sys.path.insert(0, str(PACK_ROOT / "benchmarks"))
+    import quality_digits
+
+    assert quality_digits.main(["--per-class", "2", "--steps", "4", "--out-dir", str(tmp_path)]) == 0
+    text = (tmp_path / "quality.md").read_text()
+    rows = json.loads((tmp_path / "quality.json").read_text())["rows"]
+    assert len(rows) == len(sweep_settings(4))
+    assert sum(line.startswith("| ") for line in text.splitlines()) == 1 + len(rows)  # header + one per setting
+    assert "Settings saving the most calls within 1%" in text
+    assert "Run: `bash benchmarks/quality.sh --per-class 2 --steps 4 --out-dir" in text
+    assert "2 samples per class, 4 euler steps" in text
+    assert (tmp_path / "quality_pareto.png").read_bytes()[:4] == b"\x89PNG"
