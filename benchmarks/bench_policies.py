@@ -68,24 +68,49 @@ def parse_args(argv=None):
     return args
 
 
+def truncated_guider(model, positive, negative, **policy):
+    """The Truncated CFG Guider node's output, every rule off except those given."""
+    from truncated_cfg.nodes.guider import TruncatedCFGGuider
+
+    inputs = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond", **policy}
+    return TruncatedCFGGuider.execute(model, positive, negative, CFG, **inputs).result[0]
+
+
+def custom_sampler(guider, sigmas, latent) -> None:
+    """Core's SamplerCustomAdvanced node with euler."""
+    import comfy.samplers
+    from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+
+    SamplerCustomAdvanced().sample(Noise_RandomNoise(SEED), guider, comfy.samplers.sampler_object("euler"), sigmas,
+                                   latent)
+
+
+def split_ksamplers(first_model, second_model, first_cfg, second_cfg, steps, split, positive, negative,
+                    latent) -> None:
+    """ComfyUI's own two-KSamplerAdvanced graph: ``first_model`` up to step ``split``, ``second_model`` after."""
+    import nodes
+
+    first = nodes.KSamplerAdvanced().sample(first_model, "enable", SEED, steps, first_cfg, "euler", "simple",
+                                            positive, negative, latent, 0, split, "enable")[0]
+    nodes.KSamplerAdvanced().sample(second_model, "disable", SEED, steps, second_cfg, "euler", "simple", positive,
+                                    negative, first, split, 10000, "disable")
+
+
 def variants(model, positive, negative, steps: int, lumina: bool):
     """name -> a function sampling once (returns nothing); the same policies on every model."""
     import comfy.samplers
     import nodes
-    from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
     from comfy_extras.nodes_lumina2 import RenormCFG
 
-    from truncated_cfg.nodes.guider import TruncatedCFGGuider
     from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch
     from truncated_cfg.nodes.renorm import TruncatedCFGRenorm
 
     half = steps // 2
-    sampler = comfy.samplers.sampler_object("euler")
 
     def custom(make_guider, m=model):
         def run(latent):
             sigmas = comfy.samplers.calculate_sigmas(m.get_model_object("model_sampling"), "simple", steps)
-            SamplerCustomAdvanced().sample(Noise_RandomNoise(SEED), make_guider(m), sampler, sigmas, latent)
+            custom_sampler(make_guider(m), sigmas, latent)
         return run
 
     def core_guider(m):
@@ -95,16 +120,10 @@ def variants(model, positive, negative, steps: int, lumina: bool):
         return guider
 
     def ours(**policy):
-        inputs = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond", **policy}
-        return lambda m: TruncatedCFGGuider.execute(m, positive, negative, CFG, **inputs).result[0]
+        return lambda m: truncated_guider(m, positive, negative, **policy)
 
-    def ksampler(m, first_cfg, second_cfg):
-        def run(latent):
-            first = nodes.KSamplerAdvanced().sample(m, "enable", SEED, steps, first_cfg, "euler", "simple", positive,
-                                                    negative, latent, 0, half, "enable")[0]
-            nodes.KSamplerAdvanced().sample(m, "disable", SEED, steps, second_cfg, "euler", "simple", positive,
-                                            negative, first, half, 10000, "disable")
-        return run
+    def cfg_one_schedule(latent):
+        split_ksamplers(model, model, CFG, 1.0, steps, half, positive, negative, latent)
 
     def plain_ksampler(m):
         def run(latent):
@@ -119,7 +138,7 @@ def variants(model, positive, negative, steps: int, lumina: bool):
         "ours, ratio 0.5": custom(ours(cfg_trunc_ratio=0.5)),
         "ours, sigma > 0.5": custom(ours(sigma_low=0.5)),
         "ours, adaptive 0.99": custom(ours(adaptive_threshold=0.99)),
-        f"cfg 1 schedule (2 KSamplerAdvanced, cfg 1 from step {half})": ksampler(model, CFG, 1.0),
+        f"cfg 1 schedule (2 KSamplerAdvanced, cfg 1 from step {half})": cfg_one_schedule,
         f"ours as MODEL patch, last {half} (KSampler)": plain_ksampler(patched),
     }
     # Core RenormCFG: cfg_trunc 0.5 stops guiding below sigma 0.5 but both branches still run.
@@ -201,12 +220,9 @@ def lumina_model(tmp: Path):
 def expert_comparison(tmp: Path, steps: int, rounds: int) -> list[dict]:
     """Wan A14B: the Experts node in one pass vs ComfyUI's two-KSamplerAdvanced graph (high, then low)."""
     import comfy.samplers
-    import nodes
     import torch
-    from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
     from devtools.checkpoints import load_model, save_wan, wan_conditioning
-    from truncated_cfg.nodes.guider import TruncatedCFGGuider
     from truncated_cfg.nodes.wan_a14b import WanA14BExperts
     from truncated_cfg.sampling.experts import first_low_noise_step
 
@@ -224,19 +240,10 @@ def expert_comparison(tmp: Path, steps: int, rounds: int) -> list[dict]:
             lambda mod, args, out, name=name: counts.__setitem__(name, counts[name] + out.shape[0]))
 
     def one_pass(**policy):
-        inputs = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond", **policy}
-
-        def run():
-            guider = TruncatedCFGGuider.execute(combined, positive, negative, CFG, **inputs).result[0]
-            SamplerCustomAdvanced().sample(Noise_RandomNoise(SEED), guider, comfy.samplers.sampler_object("euler"),
-                                           sigmas, latent)
-        return run
+        return lambda: custom_sampler(truncated_guider(combined, positive, negative, **policy), sigmas, latent)
 
     def native():
-        first = nodes.KSamplerAdvanced().sample(high, "enable", SEED, steps, CFG, "euler", "simple", positive,
-                                                negative, latent, 0, split, "enable")[0]
-        nodes.KSamplerAdvanced().sample(low, "disable", SEED, steps, CFG, "euler", "simple", positive, negative,
-                                        first, split, 10000, "disable")
+        split_ksamplers(high, low, CFG, CFG, steps, split, positive, negative, latent)
 
     runs = {"ComfyUI graph: 2 KSamplerAdvanced (high, low)": native, "Wan A14B Experts, one pass": one_pass(),
             f"Wan A14B Experts, one pass, last {steps // 2}": one_pass(cfg_truncate_steps=steps // 2)}

@@ -96,7 +96,7 @@ def digits_run(steps: int, per_class: int = 20) -> None:
     from quality.judge import Judge
     from quality.report import save_sample_grid
     from quality.settings import FULL, LAST_N, NO_CFG, Setting
-    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, sample
+    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, measure
 
     config = SweepConfig(per_class=per_class, steps=steps)
     settings = [Setting(FULL, "full CFG"),
@@ -109,12 +109,10 @@ def digits_run(steps: int, per_class: int = 20) -> None:
     print(f"{'run':26} {'calls / image':>13} {'saved':>6} {'accuracy':>9} {'Fréchet':>8}")
     grid = {}
     for setting in settings:
-        images, rows, _ = sample(model, setting, config)
-        scores = judge.score(images, labels)
-        calls = rows / len(labels)
-        print(f"{setting.label:26} {calls:13.0f} {1 - calls / (2 * steps):6.0%} {scores.accuracy:9.3f} "
-              f"{scores.frechet:8.2f}")
-        grid[f"{setting.label}: accuracy {scores.accuracy:.3f}"] = (images, labels)
+        row, images = measure(model, setting, config, judge)
+        print(f"{setting.label:26} {row['calls']:13.0f} {row['calls_saved']:6.0%} {row['accuracy']:9.3f} "
+              f"{row['frechet']:8.2f}")
+        grid[f"{setting.label}: accuracy {row['accuracy']:.3f}"] = (images, labels)
     path = save_sample_grid(grid, PACK_ROOT / "out" / "digits_samples.png")
     print(f"\nsamples: {path}")
 

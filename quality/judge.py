@@ -70,8 +70,6 @@ class Judge:
         self.real_accuracy = float((self.classifier.predict(test) == y_test).mean())
         self.pca = PCA(n_components=PCA_COMPONENTS, random_state=0).fit(train)
         self.test_features = self.pca.transform(test)
-        self.test_labels = y_test
-        self.test_rows = test
         self.real_spread = {c: mean_pairwise_distance(test[y_test == c]) for c in range(digits_data.CLASSES)}
         # The floor for frechet: real train vs real test, both real.
         self.real_frechet = frechet_distance(self.pca.transform(train), self.test_features)

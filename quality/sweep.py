@@ -38,16 +38,14 @@ class SweepConfig:
 
 def load_digits_model(path: Path, shift: float):
     """UNETLoader's loading path, then core's ModelSamplingSD3 node."""
-    import comfy.sd
     from comfy_extras.nodes_model_advanced import ModelSamplingSD3
+
+    from devtools.checkpoints import load_model
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"digits model not found at {path}; train it with python quality/train_digits.py")
-    model = comfy.sd.load_diffusion_model(str(path))
-    if model is None:
-        raise ValueError(f"ComfyUI could not detect the architecture of {path}")
-    return ModelSamplingSD3().patch(model, shift)[0]
+    return ModelSamplingSD3().patch(load_model(path), shift)[0]
 
 
 def conditioning(labels: np.ndarray) -> tuple[list, list]:
@@ -88,23 +86,27 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
     return digits_data.from_model_space(model_space), sum(rows), truncated
 
 
+def measure(model, setting: Setting, config: SweepConfig, judge: Judge) -> tuple[dict, np.ndarray]:
+    """(row, digits) for one setting: calls per image, calls saved against full CFG, the judge's scores."""
+    start = time.perf_counter()
+    images, rows, truncated = sample(model, setting, config)
+    calls = rows / len(config.labels())
+    scores = judge.score(images, config.labels())
+    row = {"family": setting.family, "label": setting.label, "calls": calls,
+           "calls_saved": 1.0 - calls / (2 * config.steps), "truncated_steps": list(truncated),
+           **scores.as_dict(), "seconds": time.perf_counter() - start}
+    return row, images
+
+
 def run_sweep(settings: Sequence[Setting], config: SweepConfig, weights: Path = DEFAULT_WEIGHTS,
               judge: Judge | None = None, log: Callable[[str], None] = print) -> list[dict]:
-    """One row per setting: calls per image, calls saved against full CFG, and the judge's scores."""
+    """One row per setting (see ``measure``)."""
     judge = judge or Judge()
     model = load_digits_model(weights, config.shift)
-    labels = config.labels()
-    full_calls = 2 * config.steps
     results = []
     for setting in settings:
-        start = time.perf_counter()
-        images, rows, truncated = sample(model, setting, config)
-        calls = rows / len(labels)
-        scores = judge.score(images, labels)
-        row = {"family": setting.family, "label": setting.label, "calls": calls,
-               "calls_saved": 1.0 - calls / full_calls, "truncated_steps": list(truncated),
-               **scores.as_dict(), "seconds": time.perf_counter() - start}
+        row, _ = measure(model, setting, config, judge)
         results.append(row)
-        log(f"{setting.label:28} calls {calls:5.1f}/{full_calls}  accuracy {scores.accuracy:.3f}  "
-            f"frechet {scores.frechet:7.2f}  diversity {scores.diversity:.3f}  ({row['seconds']:.1f} s)")
+        log(f"{setting.label:28} calls {row['calls']:5.1f}/{2 * config.steps}  accuracy {row['accuracy']:.3f}  "
+            f"frechet {row['frechet']:7.2f}  diversity {row['diversity']:.3f}  ({row['seconds']:.1f} s)")
     return results
