@@ -1,12 +1,15 @@
-"""Find the ComfyUI host the pack runs in, and import it for tests and benchmarks on the CPU.
+"""Find the ComfyUI hosts the pack runs in, and import one for tests and benchmarks on the CPU.
 
-The project never contains, fetches or builds ComfyUI: it finds one through COMFYUI_PATH, by
-sitting in ``<ComfyUI>/custom_nodes/``, or at /opt/ComfyUI, in that order.
+The project never contains, fetches or builds ComfyUI: it finds checkouts through COMFYUI_PATH (one
+path, or several joined with ``:``), by sitting in ``<ComfyUI>/custom_nodes/``, or at the
+conventional places /opt/ComfyUI and /opt/ComfyUI-<anything> (e.g. /opt/ComfyUI-0.3.64), in that
+order. Tests run against every host found; a script that needs one takes the first.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -14,27 +17,57 @@ from typing import Optional
 PACK_ROOT = Path(__file__).resolve().parents[1]
 PACK_MODULE = "truncated_cfg"
 DEFAULT_HOST = Path("/opt/ComfyUI")
+VERSION = re.compile(r"""__version__\s*=\s*["']([^"']+)["']""")
 
 
 def is_comfyui(path: Path) -> bool:
     return (path / "main.py").is_file() and (path / "comfy" / "samplers.py").is_file()
 
 
-def find_host() -> tuple[Optional[Path], str]:
-    """(path, how it was found) or (None, why there is none)."""
+def host_version(path: Path) -> str:
+    """The version a checkout's comfyui_version.py declares, or "unknown" (read, never imported)."""
+    try:
+        found = VERSION.search((Path(path) / "comfyui_version.py").read_text())
+    except OSError:
+        return "unknown"
+    return found.group(1) if found else "unknown"
+
+
+def conventional_hosts() -> list[Path]:
+    """/opt/ComfyUI, then /opt/ComfyUI-* in name order: the checkouts there that are ComfyUI."""
+    candidates = [DEFAULT_HOST] + sorted(DEFAULT_HOST.parent.glob(DEFAULT_HOST.name + "-*"))
+    return [path for path in candidates if is_comfyui(path)]
+
+
+def find_hosts() -> tuple[list[Path], str]:
+    """(every host found, how they were found), or ([], why there is none).
+
+    A COMFYUI_PATH entry that is not a ComfyUI checkout is an error, not skipped: the caller asked
+    for it.
+    """
     env = os.environ.get("COMFYUI_PATH")
     if env:
-        path = Path(env).expanduser().resolve()
-        if is_comfyui(path):
-            return path, f"COMFYUI_PATH={env}"
-        return None, f"COMFYUI_PATH={env} is not a ComfyUI checkout (no main.py and comfy/samplers.py there)"
+        entries = [e for e in env.split(os.pathsep) if e.strip()]
+        paths = [Path(e).expanduser().resolve() for e in entries]
+        wrong = [e for e, p in zip(entries, paths, strict=True) if not is_comfyui(p)]
+        if wrong or not paths:
+            return [], (f"COMFYUI_PATH={env}: {', '.join(wrong) or 'empty'} is not a ComfyUI checkout "
+                        "(no main.py and comfy/samplers.py there)")
+        return list(dict.fromkeys(paths)), f"COMFYUI_PATH={env}"
     parent = PACK_ROOT.parent
     if parent.name == "custom_nodes" and is_comfyui(parent.parent):
-        return parent.parent, f"the pack sits in {parent}"
-    if is_comfyui(DEFAULT_HOST):
-        return DEFAULT_HOST, f"the default {DEFAULT_HOST}"
-    return None, ("no ComfyUI host found: set COMFYUI_PATH to a ComfyUI checkout, put the pack in "
-                  f"<ComfyUI>/custom_nodes/, or have one at {DEFAULT_HOST}")
+        return [parent.parent], f"the pack sits in {parent}"
+    found = conventional_hosts()
+    if found:
+        return found, f"the conventional places {DEFAULT_HOST} and {DEFAULT_HOST}-*"
+    return [], ("no ComfyUI host found: set COMFYUI_PATH to a ComfyUI checkout (several joined with ':'), put the "
+                f"pack in <ComfyUI>/custom_nodes/, or have one at {DEFAULT_HOST} or {DEFAULT_HOST}-<version>")
+
+
+def find_host() -> tuple[Optional[Path], str]:
+    """The first host found and how, or (None, why there is none): the host a script runs in."""
+    hosts, how = find_hosts()
+    return (hosts[0], how) if hosts else (None, how)
 
 
 def import_host() -> tuple[Optional[Path], str]:

@@ -1,39 +1,55 @@
-# Sourced by tests/run.sh, demo/run.sh and benchmarks/run.sh: sets PY to a Python that can run the pack's
-# code, and HOST to the ComfyUI checkout the pack runs in (empty when there is none; an error, before
-# anything is installed, when the caller set TCFG_NEED_HOST).
-#   TCFG_PYTHON      use this interpreter as it is
-#   the host's venv  <ComfyUI>/venv or <ComfyUI>/.venv, when a host is found and has one
-#   .venv            otherwise, made here once from requirements-dev.txt (torch + test tools)
-# The test and benchmark tools (requirements-test.txt) are installed into PY's environment when missing.
+# Sourced by tests/run.sh, demo/run.sh and the benchmarks' scripts.
+#   HOSTS          the ComfyUI checkouts found (COMFYUI_PATH, several joined with ':'; <ComfyUI>/custom_nodes/;
+#                  or /opt/ComfyUI and /opt/ComfyUI-*), one per line; empty when there is none
+#   HOST_REASON    how they were found, or why there is none
+#   use_python H   sets PY to a Python that runs the pack's code with host H (H empty: no host):
+#                    TCFG_PYTHON      that interpreter, as it is
+#                    H's venv         <H>/venv or <H>/.venv
+#                    .venv            otherwise, made here once from requirements-dev.txt (torch + test tools)
+#                  and installs the test and benchmark tools (requirements-test.txt) into it when missing.
+# With TCFG_NEED_HOST set (the scripts that run ComfyUI itself), HOST is the first host, PY its Python and
+# COMFYUI_PATH that host alone; no host is an error before anything is installed.
 pack_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HOST=$(cd "$pack_root" && python3 -c 'from devtools.host import find_host; print(find_host()[0] or "")')
-HOST_REASON=$(cd "$pack_root" && python3 -c 'from devtools.host import find_host; print(find_host()[1])')
-if [[ -n ${TCFG_NEED_HOST:-} && -z $HOST ]]; then  # set by the scripts that run ComfyUI itself
-  echo "error: $HOST_REASON" >&2
-  exit 2
-fi
+HOSTS=$(cd "$pack_root" && python3 -c 'from devtools.host import find_hosts; print("\n".join(map(str, find_hosts()[0])))')
+HOST_REASON=$(cd "$pack_root" && python3 -c 'from devtools.host import find_hosts; print(find_hosts()[1])')
 
-if [[ -n ${TCFG_PYTHON:-} ]]; then
-  PY=$TCFG_PYTHON
-elif [[ -n $HOST && -x $HOST/venv/bin/python ]]; then
-  PY=$HOST/venv/bin/python
-elif [[ -n $HOST && -x $HOST/.venv/bin/python ]]; then
-  PY=$HOST/.venv/bin/python
-else
-  PY=$pack_root/.venv/bin/python
-  if [[ ! -x $PY ]] || ! "$PY" -c 'import torch' 2>/dev/null; then
-    echo "setting up $pack_root/.venv (torch and test tools, once)" >&2
-    python3 -m venv "$pack_root/.venv"
-    "$PY" -m pip install -q --disable-pip-version-check -r "$pack_root/requirements-dev.txt"
+host_version() {
+  (cd "$pack_root" && python3 -c 'import sys; from devtools.host import host_version; print(host_version(sys.argv[1]))' "$1")
+}
+
+use_python() {
+  local host=$1
+  if [[ -n ${TCFG_PYTHON:-} ]]; then
+    PY=$TCFG_PYTHON
+  elif [[ -n $host && -x $host/venv/bin/python ]]; then
+    PY=$host/venv/bin/python
+  elif [[ -n $host && -x $host/.venv/bin/python ]]; then
+    PY=$host/.venv/bin/python
+  else
+    PY=$pack_root/.venv/bin/python
+    if [[ ! -x $PY ]] || ! "$PY" -c 'import torch' 2>/dev/null; then
+      echo "setting up $pack_root/.venv (torch and test tools, once)" >&2
+      python3 -m venv "$pack_root/.venv"
+      "$PY" -m pip install -q --disable-pip-version-check -r "$pack_root/requirements-dev.txt"
+    fi
   fi
-fi
+  if ! "$PY" -c 'import torch' 2>/dev/null; then
+    echo "error: $PY cannot import torch; point TCFG_PYTHON at the Python that runs ComfyUI" >&2
+    return 2
+  fi
+  if ! "$PY" -c 'import pytest, hypothesis, sklearn, matplotlib' 2>/dev/null; then
+    echo "installing the test and benchmark tools (requirements-test.txt) into $PY's environment" >&2
+    "$PY" -m pip install -q --disable-pip-version-check -r "$pack_root/requirements-test.txt"
+  fi
+}
 
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-  echo "error: $PY cannot import torch; point TCFG_PYTHON at the Python that runs ComfyUI" >&2
-  exit 2
+if [[ -n ${TCFG_NEED_HOST:-} ]]; then
+  HOST=$(head -n 1 <<<"$HOSTS")
+  if [[ -z $HOST ]]; then
+    echo "error: $HOST_REASON" >&2
+    exit 2
+  fi
+  use_python "$HOST" || exit 2
+  export PY HOST COMFYUI_PATH=$HOST
+  echo "ComfyUI $(host_version "$HOST") at $HOST ($HOST_REASON); python: $PY" >&2
 fi
-if ! "$PY" -c 'import pytest, hypothesis, sklearn, matplotlib' 2>/dev/null; then
-  echo "installing the test and benchmark tools (requirements-test.txt) into $PY's environment" >&2
-  "$PY" -m pip install -q --disable-pip-version-check -r "$pack_root/requirements-test.txt"
-fi
-export PY HOST HOST_REASON

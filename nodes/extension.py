@@ -6,6 +6,7 @@ from typing_extensions import override
 from comfy_api.latest import ComfyExtension, io
 
 from .guider import TruncatedCFGGuider
+from .host_version import check_host_version, running_version
 from .lumina2_loader import Lumina2Loader
 from .model_patch import TruncatedCFGModelPatch
 from .renorm import TruncatedCFGRenorm
@@ -17,3 +18,9 @@ class TruncatedCFGExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [TruncatedCFGGuider, TruncatedCFGModelPatch, TruncatedCFGRenorm, Lumina2Loader, WanA14BLoader,
                 WanA14BExperts]
+
+
+def make_extension() -> TruncatedCFGExtension:
+    """What comfy_entrypoint hands ComfyUI's loader, after checking the host's version once."""
+    check_host_version(running_version())
+    return TruncatedCFGExtension()

@@ -11,6 +11,7 @@ usage: python quality/train_digits.py [--out quality/weights/digits_wan.safetens
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import hashlib
 import json
@@ -73,7 +74,35 @@ def init_for_training(model: torch.nn.Module, seed: int) -> None:
                 p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
 
 
+@contextlib.contextmanager
+def torch_kernels_for_training():
+    """ComfyUI's own training switch, on while the model trains, restored after.
+
+    From ComfyUI 0.33 on, WanModel's rope runs comfy-kitchen's kernel, which has no backward; with
+    ``comfy.model_management.in_training`` set (what its TrainLoraNode sets) it runs the plain torch
+    rope instead. Older hosts (0.3.64) have no such switch and always run the torch rope, the same
+    arithmetic.
+    """
+    import comfy.model_management
+
+    missing = object()
+    before = getattr(comfy.model_management, "in_training", missing)
+    comfy.model_management.in_training = True
+    try:
+        yield
+    finally:
+        if before is missing:
+            del comfy.model_management.in_training
+        else:
+            comfy.model_management.in_training = before
+
+
 def train(args, log=print) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    with torch_kernels_for_training():
+        return _train(args, log)
+
+
+def _train(args, log) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     torch.set_num_threads(args.threads)
     x_train, y_train, _, _ = digits_data.load_split()
     data = digits_data.to_model_space(x_train)

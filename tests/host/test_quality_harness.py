@@ -9,6 +9,7 @@ from hostenv import require_host
 require_host()
 
 import comfy.model_base  # noqa: E402
+import comfy.model_management  # noqa: E402
 import safetensors  # noqa: E402
 
 from devtools.host import PACK_ROOT  # noqa: E402
@@ -49,12 +50,15 @@ def tiny_training(seed):
 
 def test_training_is_deterministic_and_follows_the_seed():
     threads = torch.get_num_threads()
+    switch_before = getattr(comfy.model_management, "in_training", "absent")
     try:
         first, again, other = tiny_training(0), tiny_training(0), tiny_training(1)
     finally:
         torch.set_num_threads(threads)
     assert first == again
     assert other != first
+    # ComfyUI's training switch (0.33: the plain torch rope, which has a backward) is left as it was.
+    assert getattr(comfy.model_management, "in_training", "absent") == switch_before
 
 
 @pytest.fixture(scope="module")
