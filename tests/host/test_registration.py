@@ -61,3 +61,16 @@ def test_inputs_are_named_as_the_design_and_every_one_has_a_tooltip(caplog):
                 assert len(spec) > 1 and spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
     assert guider["optional"]["adaptive_threshold"][1]["default"] == 0.0  # advanced rules default to off
     assert guider["required"]["cfg_trunc_ratio"][1]["default"] == 1.0
+
+
+def test_a_host_older_than_supported_gets_one_warning_and_the_nodes_still_load(caplog, monkeypatch):
+    import comfyui_version
+
+    monkeypatch.setattr(comfyui_version, "__version__", "0.3.40")
+    asyncio.run(nodes.init_builtin_extra_nodes())
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert asyncio.run(nodes.load_custom_node(str(PACK_ROOT)))
+    ours = [r.getMessage() for r in caplog.records if "Truncated CFG" in r.getMessage()]
+    assert len(ours) == 1 and "ComfyUI (0.3.40) is older than 0.3.64" in ours[0]
+    assert set(EXPECTED) <= set(nodes.NODE_CLASS_MAPPINGS)
