@@ -130,7 +130,7 @@ def variants(model, positive, negative, steps: int, lumina: bool):
             nodes.KSampler().sample(m, SEED, steps, CFG, "euler", "simple", positive, negative, latent)
         return run
 
-    patched = TruncatedCFGModelPatch.execute(model, half, 1.0, "cond").result[0]
+    patched = TruncatedCFGModelPatch.execute(model, cfg_truncate_steps=half, cfg_trunc_ratio=1.0, keep="cond").result[0]
     out = {
         "core CFGGuider": custom(core_guider),
         "ours, every rule off": custom(ours()),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from .policy_inputs import node_id_of, patched_clone, policy_inputs
+from .policy_inputs import node_id_of, patched_clone, policy_inputs, read_policy
 from .truncation import TruncationController
 
 
@@ -40,11 +40,9 @@ class TruncatedCFGGuider(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, positive, negative, cfg: float, cfg_truncate_steps: int, cfg_trunc_ratio: float,
-                keep: str, sigma_low: float = 0.0, sigma_high: float = 0.0,
-                cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
-        patched, controller = patched_clone(model, cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low, sigma_high,
-                                            cfg_low_noise, adaptive_threshold, node_id_of(cls))
+    def execute(cls, model, positive, negative, cfg: float, **policy) -> io.NodeOutput:
+        """``policy``: the inputs of policy_inputs(), by name."""
+        patched, controller = patched_clone(model, *read_policy(policy), node_id_of(cls))
         guider = TruncatedGuider(patched, controller)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .policy_inputs import node_id_of, patched_clone, policy_inputs
+from .policy_inputs import node_id_of, patched_clone, policy_inputs, read_policy
 
 
 class TruncatedCFGModelPatch(io.ComfyNode):
@@ -24,8 +24,7 @@ class TruncatedCFGModelPatch(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, cfg_truncate_steps: int, cfg_trunc_ratio: float, keep: str, sigma_low: float = 0.0,
-                sigma_high: float = 0.0, cfg_low_noise: float = 0.0, adaptive_threshold: float = 0.0) -> io.NodeOutput:
-        patched, _ = patched_clone(model, cfg_truncate_steps, cfg_trunc_ratio, keep, sigma_low, sigma_high,
-                                   cfg_low_noise, adaptive_threshold, node_id_of(cls))
+    def execute(cls, model, **policy) -> io.NodeOutput:
+        """``policy``: the inputs of policy_inputs(), by name."""
+        patched, _ = patched_clone(model, *read_policy(policy), node_id_of(cls))
         return io.NodeOutput(patched)

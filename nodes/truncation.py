@@ -7,9 +7,10 @@ MODEL patch (KSampler, KSamplerAdvanced, SamplerCustom and SamplerCustomAdvanced
 - OUTER_SAMPLE opens a ``TruncationRun`` for the schedule of this sampler node, puts it into the
   run's transformer_options, and files the finished ledger.
 - PREDICT_NOISE decides the call's step and hands ``sampling_function`` a calc-cond-batch
-  function that evaluates only the branch the decision needs. A truncated step then runs at
-  cfg 1, as ComfyUI's own cfg = 1 step, except that every hook sees the kept prediction in both
-  slots instead of ComfyUI's zero placeholder.
+  function that evaluates only the branch the decision needs. A truncated step that keeps one
+  prediction then runs at cfg 1, as ComfyUI's own cfg = 1 step, except that every hook sees the
+  kept prediction in both slots instead of ComfyUI's zero placeholder. A reuse step runs at the
+  normal scale on the pair (cond, cond minus the reused difference).
 
 The wrappers always call on down the chain, so other PREDICT_NOISE wrappers (LazyCache) keep
 working, and a call they short-circuit is never counted as run.
@@ -19,15 +20,17 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Optional
 
+import comfy.model_management
 import comfy.patcher_extension
 import comfy.samplers
 
 from ..sampling.experts import LOW_NOISE
-from ..sampling.policy import KEEP_COND, TruncationPolicy
+from ..sampling.policy import KEEP_COND, KEEP_REUSE, KEEP_UNCOND, TruncationPolicy
 from ..sampling.run import StepDecision, TruncationRun
 from .experts import experts_of
 from .ui_events import RunReporter
@@ -112,12 +115,18 @@ class TruncationController:
         started = time.perf_counter()
         try:
             output = executor(noise, latent_image, sampler, sigmas, *args, **kwargs)
+        except BaseException as exc:  # 0.33's interrupt is a BaseException; re-raised unchanged
+            if reporter is not None:
+                interrupted = isinstance(exc, comfy.model_management.InterruptProcessingException)
+                reporter.stopped(run.finish(), time.perf_counter() - started,
+                                 "interrupted" if interrupted else "failed", f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             transformer_options.pop(RUN_KEY, None)
         seconds = time.perf_counter() - started
         ledger = run.finish()
         self.history.append(ledger)
-        log.info("%s %s", LOG_PREFIX, ledger.summary())
+        log.info("%s %s; sampling %.2f s", LOG_PREFIX, ledger.summary(), seconds)
         if reporter is not None:
             reporter.finish(ledger, seconds)
         return output
@@ -129,15 +138,17 @@ class TruncationController:
             return executor(x, timestep, model_options, seed)
         run = active.run
         decision = run.decide(float(timestep.flatten()[0]))
+        low_noise_scale = decision.expert == LOW_NOISE and self.cfg_low_noise > 0.0
+        scale = (self.cfg_low_noise if low_noise_scale else guider.cfg) if decision.guided else 1.0
         if active.reporter is not None:
-            active.reporter.call(decision)
+            active.reporter.call(decision, branches_asked(decision, scale, model_options))
         options = model_options.copy()
         options["sampler_calc_cond_batch_function"] = self._calc_cond_batch(
             run, decision, guider, model_options.get("sampler_calc_cond_batch_function"))
-        if decision.full and not (decision.expert == LOW_NOISE and self.cfg_low_noise > 0.0):
+        if scale == guider.cfg:
             return executor(x, timestep, options, seed)
         # A truncated step is ComfyUI's cfg = 1 step: hooks (CFG Renorm among them) see cond_scale 1.
-        with guidance_scale(guider, self.cfg_low_noise if decision.full else 1.0):
+        with guidance_scale(guider, scale):
             return executor(x, timestep, options, seed)
 
     @staticmethod
@@ -145,28 +156,40 @@ class TruncationController:
         def calc(args):
             conds = args["conds"]
             if not decision.full:
-                if decision.keep == KEEP_COND:
-                    conds = [guider.conds.get("positive"), None]
-                else:
+                if decision.keep == KEEP_UNCOND:
                     negative = guider.conds.get("negative")
                     if negative is None:
                         raise ValueError("keep = uncond needs a negative conditioning; connect one or use keep = cond")
                     conds = [None, negative]
+                else:
+                    conds = [guider.conds.get("positive"), None]
             if previous is not None:
                 out = previous({**args, "conds": conds})
             else:
                 out = comfy.samplers.calc_cond_batch(args["model"], conds, args["input"], args["sigma"],
                                                      args["model_options"])
             branches = sum(c is not None for c in conds)
+            x, sigma = args["input"], args["sigma"]
             if decision.full:
                 both = conds[0] is not None and conds[1] is not None
-                run.record(decision, branches, args["input"], *(out[:2] if both else (None, None)))
+                run.record(decision, branches, x, sigma, out[0], out[1] if both else None)
                 return out
+            if decision.keep == KEEP_REUSE:
+                run.record(decision, branches, x, sigma, out[0])
+                # The sampler applies its scale to this pair: cond + (s - 1) * reused difference.
+                return [out[0], run.estimate_uncond(decision, sigma, out[0])] + list(out[2:])
             run.record(decision, branches)
             kept = out[0] if decision.keep == KEEP_COND else out[1]
             # Hooks see one consistent pair; a clone so that no hook can alias the two slots.
             return [kept, kept.clone()] + list(out[2:])
         return calc
+
+
+def branches_asked(decision: StepDecision, scale: float, model_options: dict) -> int:
+    """What the call will evaluate: ComfyUI itself skips the negative branch of a full call at cfg 1."""
+    if decision.full and math.isclose(scale, 1.0) and not model_options.get("disable_cfg1_optimization", False):
+        return 1
+    return decision.branches
 
 
 def controller_of(model_patcher) -> Optional[TruncationController]:

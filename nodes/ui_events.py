@@ -13,7 +13,7 @@ from typing import Optional
 from server import PromptServer
 
 from ..sampling.experts import first_low_noise_step
-from ..sampling.ledger import Ledger
+from ..sampling.ledger import BRANCHES_PER_FULL_CALL, Ledger
 from ..sampling.run import StepDecision, TruncationRun
 
 EVENT_START = "truncated_cfg.start"
@@ -46,7 +46,8 @@ class RunReporter:
         send(EVENT_START, {"node": self.node_id, "steps": len(self.run.ledger.steps), "sigmas": schedule,
                            "switch_step": switch})
 
-    def call(self, decision: StepDecision) -> None:
+    def call(self, decision: StepDecision, branches: int) -> None:
+        """Announce a call about to run; ``branches``, the halves it evaluates, are counted with it."""
         if decision.step != self.last_step:
             self.last_step = decision.step
             self.pending.append([decision.step, decision.full, decision.keep])
@@ -55,8 +56,15 @@ class RunReporter:
             self.last_sent = now
             ledger = self.run.ledger
             send(EVENT_STEP, {"node": self.node_id, "decisions": self.pending, "step": decision.step,
-                              "branches": ledger.branches, "branches_full_cfg": ledger.branches_full_cfg})
+                              "branches": ledger.branches + branches,
+                              "branches_full_cfg": ledger.branches_full_cfg + BRANCHES_PER_FULL_CALL})
             self.pending = []
 
     def finish(self, ledger: Ledger, seconds: float) -> None:
-        send(EVENT_LEDGER, {"node": self.node_id, "ledger": ledger.to_dict(), "seconds": seconds})
+        send(EVENT_LEDGER, {"node": self.node_id, "ledger": ledger.to_dict(), "seconds": seconds,
+                            "outcome": "finished"})
+
+    def stopped(self, ledger: Ledger, seconds: float, outcome: str, message: str) -> None:
+        """The run ended early (``outcome``: "interrupted" or "failed"): what ran until then."""
+        send(EVENT_LEDGER, {"node": self.node_id, "ledger": ledger.to_dict(), "seconds": seconds,
+                            "outcome": outcome, "message": message[:300]})

@@ -1,19 +1,31 @@
-"""Which settings are worth it: the Pareto front of calls saved against accuracy, and the best within a budget."""
+"""Which settings are worth it: Pareto fronts of calls saved against accuracy or drift, and the best within a budget."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-
-def dominates(a: Mapping, b: Mapping) -> bool:
-    """a saves at least as many calls and is at least as accurate as b, and is better in one."""
-    return (a["calls_saved"] >= b["calls_saved"] and a["accuracy"] >= b["accuracy"]
-            and (a["calls_saved"] > b["calls_saved"] or a["accuracy"] > b["accuracy"]))
+# (measure, +1 if higher is better, -1 if lower is better)
+BY_ACCURACY = (("calls_saved", 1), ("accuracy", 1))
+BY_DRIFT = (("calls_saved", 1), ("drift", -1))
 
 
-def pareto_front(rows: Sequence[Mapping]) -> list[Mapping]:
+def dominates(a: Mapping, b: Mapping, measures=BY_ACCURACY) -> bool:
+    """a is at least as good as b on every measure and better on one."""
+    at_least = all(sign * a[key] >= sign * b[key] for key, sign in measures)
+    return at_least and any(sign * a[key] > sign * b[key] for key, sign in measures)
+
+
+def pareto_front(rows: Sequence[Mapping], measures=BY_ACCURACY) -> list[Mapping]:
     """The rows no other row dominates, by calls saved (ascending)."""
-    front = [r for r in rows if not any(dominates(o, r) for o in rows)]
-    return sorted(front, key=lambda r: (r["calls_saved"], -r["accuracy"]))
+    front = [r for r in rows if not any(dominates(o, r, measures) for o in rows)]
+    return sorted(front, key=lambda r: (r["calls_saved"], -measures[1][1] * r[measures[1][0]]))
+
+
+def most_saved(rows: Sequence[Mapping]) -> list[Mapping]:
+    """The rows saving the most calls, the most accurate first."""
+    if not rows:
+        return []
+    most = max(r["calls_saved"] for r in rows)
+    return sorted((r for r in rows if r["calls_saved"] == most), key=lambda r: -r["accuracy"])
 
 
 def best_within(rows: Sequence[Mapping], reference_accuracy: float, tolerance: float = 0.01) -> list[Mapping]:
@@ -22,8 +34,11 @@ def best_within(rows: Sequence[Mapping], reference_accuracy: float, tolerance: f
     The tolerance is absolute (0.01 = one percentage point). Ties on calls saved all come back,
     the most accurate first.
     """
-    eligible = [r for r in rows if r["accuracy"] >= reference_accuracy - tolerance - 1e-12]
-    if not eligible:
-        return []
-    most = max(r["calls_saved"] for r in eligible)
-    return sorted((r for r in eligible if r["calls_saved"] == most), key=lambda r: -r["accuracy"])
+    return most_saved([r for r in rows if r["accuracy"] >= reference_accuracy - tolerance - 1e-12])
+
+
+def best_at_full_cfg_quality(rows: Sequence[Mapping], reference_accuracy: float, accuracy_tolerance: float,
+                             max_drift: float) -> list[Mapping]:
+    """The rows saving the most calls whose digits stay within ``max_drift`` of full CFG's, accuracy held."""
+    return most_saved([r for r in rows if r["accuracy"] >= reference_accuracy - accuracy_tolerance - 1e-12
+                       and r["drift"] <= max_drift + 1e-12])

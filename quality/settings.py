@@ -1,6 +1,8 @@
 """The settings the quality sweep compares: every policy of the pack, over a grid, plus the two ends.
 
-Pure data: each setting is what a user would type into the Truncated CFG Guider (and CFG Renorm).
+Pure data: each setting is what a user would type into the Truncated CFG Guider (and CFG Renorm),
+except the reuse variants, which set the policy's harness-only fields (``reuse_estimate``) to
+compare ways of carrying the guidance that the node does not offer.
 """
 from __future__ import annotations
 
@@ -11,28 +13,64 @@ NO_CFG = "no CFG (cfg 1)"
 LAST_N = "last N"
 RATIO = "ratio"
 WINDOW = "sigma window"
-ADAPTIVE = "adaptive"
+ADAPTIVE = "adaptive (cosine)"
+DECAY = "adaptive (decay)"
 KEEP_UNCOND = "keep uncond"
 RENORM = "renorm"
-FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, KEEP_UNCOND, RENORM)
+EVERY_COND = "every k, keep cond"
+REUSE = "reuse"
+REUSE_VARIANT = "reuse, other estimate"
+REFRESH = "reuse + refresh"
+FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, KEEP_UNCOND, RENORM, EVERY_COND, REUSE,
+            REUSE_VARIANT, REFRESH)
 
 OFF = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond"}
+HARNESS_ONLY = ("reuse_estimate", "expert_switch")
 
 
 @dataclass(frozen=True)
 class Setting:
     family: str
     label: str
-    policy: dict = field(default_factory=dict)  # Truncated CFG Guider inputs over OFF
+    policy: dict = field(default_factory=dict)  # Truncated CFG Guider inputs over OFF (and harness-only fields)
     cfg_one: bool = False  # sample at cfg 1: ComfyUI runs one call a step and no guidance at all
     renorm_cfg: float = 0.0  # CFG Renorm (lumina mode) in front of the guider; 0 = no Renorm node
 
     def guider_inputs(self) -> dict:
         return {**OFF, **self.policy}
 
+    @property
+    def node_only(self) -> bool:
+        """Whether a user can set this up in the graph editor (no harness-only field)."""
+        return not set(self.policy) & set(HARNESS_ONLY)
+
+
+def reuse_settings(steps: int) -> list[Setting]:
+    """keep = reuse against keep = cond on the same steps, the reuse estimates, and the refresh."""
+    out = []
+    for k in (2, 3, 4, 5, 6, 8):
+        out.append(Setting(EVERY_COND, f"every {k}, keep cond", {"cfg_every": k}))
+        out.append(Setting(REUSE, f"every {k}, reuse", {"cfg_every": k, "keep": "reuse"}))
+    out += [Setting(REUSE, f"last {n}, reuse", {"cfg_truncate_steps": n, "keep": "reuse"})
+            for n in sorted({steps // 4, steps // 2, 3 * steps // 4})]
+    out.append(Setting(REUSE, f"first {max(1, steps // 7)} only, reuse",
+                       {"cfg_trunc_ratio": max(1, steps // 7) / steps, "keep": "reuse"}))
+    for estimate in ("x0", "extrapolate", "frequency"):
+        for k in (3, 5):
+            out.append(Setting(REUSE_VARIANT, f"every {k}, reuse ({estimate})",
+                               {"cfg_every": k, "keep": "reuse", "reuse_estimate": estimate}))
+    # The refresh alone decides: every step after the first is truncated unless the prediction moved.
+    for threshold in (0.05, 0.1, 0.15, 0.2, 0.3, 0.5):
+        out.append(Setting(REFRESH, f"refresh {threshold}",
+                           {"cfg_trunc_ratio": 1 / steps, "keep": "reuse", "reuse_refresh": threshold}))
+    for k, threshold in ((6, 0.2), (8, 0.15), (8, 0.2), (10, 0.2)):
+        out.append(Setting(REFRESH, f"every {k} + refresh {threshold}",
+                           {"cfg_every": k, "keep": "reuse", "reuse_refresh": threshold}))
+    return out
+
 
 def sweep_settings(steps: int) -> list[Setting]:
-    """The full grid for a run of ``steps`` sampler steps."""
+    """The full grid for a run of ``steps`` sampler steps; full CFG first (the other rows' reference)."""
     if steps < 2:
         raise ValueError(f"the sweep needs at least 2 steps, got {steps}")
     stride = max(1, steps // 10)
@@ -47,8 +85,10 @@ def sweep_settings(steps: int) -> list[Setting]:
         Setting(WINDOW, "sigma <= 0.5", {"sigma_high": 0.5}),
     ]
     settings += [Setting(ADAPTIVE, f"agree {t}", {"adaptive_threshold": t}) for t in (0.6, 0.7, 0.8, 0.9, 0.95, 0.99)]
+    settings += [Setting(DECAY, f"decay {d}", {"adaptive_decay": d}) for d in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+    settings += [Setting(DECAY, f"decay {d}, reuse", {"adaptive_decay": d, "keep": "reuse"}) for d in (0.3, 0.5)]
     settings += [Setting(KEEP_UNCOND, f"last {n}, keep uncond", {"cfg_truncate_steps": n, "keep": "uncond"})
                  for n in sorted({max(1, steps // 4), max(1, steps // 2)})]
     settings += [Setting(RENORM, "renorm 1.0, full CFG", renorm_cfg=1.0),
                  Setting(RENORM, f"renorm 1.0, last {steps // 2}", {"cfg_truncate_steps": steps // 2}, renorm_cfg=1.0)]
-    return settings
+    return settings + reuse_settings(steps)

@@ -55,30 +55,47 @@ def conditioning(labels: np.ndarray) -> tuple[list, list]:
     return positive, negative
 
 
+def make_guider(model, positive, negative, cfg: float, setting: Setting):
+    """The Truncated CFG Guider node's output; for the harness-only reuse variants, the same guider built
+    around a policy the node cannot express."""
+    from truncated_cfg.nodes.guider import TruncatedCFGGuider, TruncatedGuider
+    from truncated_cfg.nodes.policy_inputs import patched_clone
+    from truncated_cfg.sampling.policy import TruncationPolicy
+
+    if setting.node_only:
+        return TruncatedCFGGuider.execute(model, positive, negative, cfg, **setting.guider_inputs()).result[0]
+    patched, controller = patched_clone(model, TruncationPolicy(**setting.guider_inputs()))
+    guider = TruncatedGuider(patched, controller)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    return guider
+
+
 def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, int, tuple[int, ...]]:
     """(digits (n, 8, 8), batch rows the diffusion model ran, truncated step indices) for one setting."""
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
-    from truncated_cfg.nodes.guider import TruncatedCFGGuider
     from truncated_cfg.nodes.renorm import TruncatedCFGRenorm
 
     labels = config.labels()
     positive, negative = conditioning(labels)
     patched = TruncatedCFGRenorm.execute(model, setting.renorm_cfg, "lumina").result[0] if setting.renorm_cfg else model
     cfg = 1.0 if setting.cfg_one else config.cfg
-    guider = TruncatedCFGGuider.execute(patched, positive, negative, cfg, **setting.guider_inputs()).result[0]
+    guider = make_guider(patched, positive, negative, cfg, setting)
     sigmas = comfy.samplers.calculate_sigmas(patched.get_model_object("model_sampling"), config.scheduler, config.steps)
     side = digits_data.LATENT_SIDE
     latent = {"samples": torch.zeros(len(labels), digits_data.CHANNELS, 1, side, side)}
     rows: list[int] = []
-    # Counted at the network itself: what ran, whoever decided it.
-    hook = patched.model.diffusion_model.register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
+    # Counted at the networks themselves (both experts of a two-expert model): what ran, whoever decided it.
+    hooks = [network.register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
+             for network in networks(patched)]
     try:
         out = SamplerCustomAdvanced().sample(Noise_RandomNoise(config.seed), guider,
                                              comfy.samplers.sampler_object(config.sampler), sigmas, latent)
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
     ledger = guider.controller.last_ledger
     truncated = tuple(s.index for s in ledger.steps if s.full is False) if ledger is not None else ()
     # The sampler hands back ComfyUI's latent space; the model (and the picture) live behind process_in.
@@ -86,27 +103,49 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
     return digits_data.from_model_space(model_space), sum(rows), truncated
 
 
-def measure(model, setting: Setting, config: SweepConfig, judge: Judge) -> tuple[dict, np.ndarray]:
-    """(row, digits) for one setting: calls per image, calls saved against full CFG, the judge's scores."""
+def networks(model) -> list:
+    """The diffusion networks a model runs: its own, and on a two-expert model the low-noise expert's too."""
+    from truncated_cfg.nodes.experts import experts_of
+
+    routing = experts_of(model)
+    own = [model.model.diffusion_model]
+    return own if routing is None else own + [routing.low_noise.model.diffusion_model]
+
+
+def drift(images: np.ndarray, reference: np.ndarray) -> float:
+    """Mean |pixel - reference pixel| / 16: how far a setting's digits moved from full CFG's (same noise)."""
+    return float(np.abs(images - reference).mean() / digits_data.PIXEL_MAX)
+
+
+def measure(model, setting: Setting, config: SweepConfig, judge: Judge,
+            reference: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """(row, digits) for one setting: calls per image, calls saved against full CFG, the judge's scores, and
+    the drift from ``reference`` (full CFG's digits from the same noise; 0 when this is the reference)."""
     start = time.perf_counter()
     images, rows, truncated = sample(model, setting, config)
     calls = rows / len(config.labels())
     scores = judge.score(images, config.labels())
     row = {"family": setting.family, "label": setting.label, "calls": calls,
            "calls_saved": 1.0 - calls / (2 * config.steps), "truncated_steps": list(truncated),
-           **scores.as_dict(), "seconds": time.perf_counter() - start}
+           **scores.as_dict(), "drift": 0.0 if reference is None else drift(images, reference),
+           "seconds": time.perf_counter() - start}
     return row, images
+
+
+def run_settings(model, settings: Sequence[Setting], config: SweepConfig, judge: Judge,
+                 log: Callable[[str], None] = print) -> list[dict]:
+    """One row per setting (see ``measure``); the first setting is the reference for drift (full CFG)."""
+    results, reference = [], None
+    for setting in settings:
+        row, images = measure(model, setting, config, judge, reference)
+        reference = images if reference is None else reference
+        results.append(row)
+        log(f"{setting.label:30} calls {row['calls']:5.1f}/{2 * config.steps}  accuracy {row['accuracy']:.3f}  "
+            f"drift {row['drift']:.4f}  frechet {row['frechet']:7.2f}  ({row['seconds']:.1f} s)")
+    return results
 
 
 def run_sweep(settings: Sequence[Setting], config: SweepConfig, weights: Path = DEFAULT_WEIGHTS,
               judge: Judge | None = None, log: Callable[[str], None] = print) -> list[dict]:
-    """One row per setting (see ``measure``)."""
-    judge = judge or Judge()
-    model = load_digits_model(weights, config.shift)
-    results = []
-    for setting in settings:
-        row, _ = measure(model, setting, config, judge)
-        results.append(row)
-        log(f"{setting.label:28} calls {row['calls']:5.1f}/{2 * config.steps}  accuracy {row['accuracy']:.3f}  "
-            f"frechet {row['frechet']:7.2f}  diversity {row['diversity']:.3f}  ({row['seconds']:.1f} s)")
-    return results
+    """The settings on the digits model; the first must be full CFG (the drift reference)."""
+    return run_settings(load_digits_model(weights, config.shift), settings, config, judge or Judge(), log)

@@ -19,8 +19,10 @@ class StepRecord:
     calls: int = 0
     branches: int = 0
     full: Optional[bool] = None  # None until the sampler calls the model in this step
-    kept: Optional[str] = None  # on truncated steps: "cond" or "uncond"
-    reasons: tuple[str, ...] = ()  # the rules that truncated the step
+    kept: Optional[str] = None  # on truncated steps: "cond", "uncond" or "reuse"
+    reasons: tuple[str, ...] = ()  # the rules that truncated the step (or would have, on a refreshed one)
+    reused_from: Optional[int] = None  # keep = reuse: the full step whose guidance this step reused
+    refreshed: Optional[str] = None  # a step the rules truncate that ran full CFG anyway, and why
     expert: Optional[str] = None  # two-expert models: "high", "low", or "high+low" if its calls straddle
     relative_difference: Optional[float] = None  # |c - u| / |c|, batch mean, first full call of the step
     agreement: Optional[float] = None  # cosine(c, u), batch minimum, first full call of the step
@@ -58,14 +60,27 @@ class Ledger:
         return [s.index for s in self.steps if s.full is True]
 
     @property
+    def reused_steps(self) -> list[int]:
+        """Truncated steps that reused the guidance of a full step (keep = reuse)."""
+        return [s.index for s in self.steps if s.full is False and s.kept == "reuse"]
+
+    @property
+    def refreshed_steps(self) -> list[int]:
+        return [s.index for s in self.steps if s.full is True and s.refreshed]
+
+    @property
     def saved_fraction(self) -> float:
         total = self.branches_full_cfg
         return 0.0 if total == 0 else 1.0 - self.branches / total
 
     def summary(self) -> str:
-        return (f"{len(self.steps)} steps, {len(self.truncated_steps)} truncated, "
+        text = (f"{len(self.steps)} steps, {len(self.truncated_steps)} truncated, "
                 f"branch evaluations {self.branches} / {self.branches_full_cfg} "
                 f"({100.0 * self.saved_fraction:.1f} % saved)")
+        if self.reused_steps or self.refreshed_steps:
+            text += (f", guidance reused on {len(self.reused_steps)} steps, "
+                     f"refreshed on {len(self.refreshed_steps)}")
+        return text
 
     def to_dict(self) -> dict:
         return {
@@ -76,5 +91,7 @@ class Ledger:
             "branches": self.branches,
             "branches_full_cfg": self.branches_full_cfg,
             "truncated_steps": self.truncated_steps,
+            "reused_steps": self.reused_steps,
+            "refreshed_steps": self.refreshed_steps,
             "saved_fraction": self.saved_fraction,
         }

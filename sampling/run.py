@@ -1,7 +1,8 @@
 """One sampling run: decides each model call and keeps its ledger.
 
-A run is created when sampling starts and dropped when it ends, so the adaptive latch and the
-ledger never leak from one run into the next (nor between two samplers sharing one model).
+A run is created when sampling starts and dropped when it ends, so the adaptive latch, the reused
+guidance and the ledger never leak from one run into the next (nor between two samplers sharing
+one model), whether the run finishes, is interrupted or fails.
 """
 from __future__ import annotations
 
@@ -11,22 +12,38 @@ from typing import Optional
 import torch
 
 from .experts import expert_for_sigma
-from .guidance import agreement, relative_difference
-from .ledger import Ledger
-from .policy import TruncationPolicy
+from .guidance import agreement, guidance_norm, relative_difference
+from .ledger import BRANCHES_PER_FULL_CALL, Ledger
+from .policy import KEEP_COND, KEEP_REUSE, SWITCH_REFRESH, TruncationPolicy
+from .reuse import GuidanceMemory
 from .schedule import schedule_values, step_count, step_of_sigma
 
-
 MIXED_EXPERTS = "high+low"
+REFRESH_EXPERT_SWITCH = "expert switch"
+REFRESH_MOVED = "prediction moved"
+NO_GUIDANCE_YET = "no full step yet"
 
 
 @dataclass(frozen=True)
 class StepDecision:
     step: int
     full: bool
-    keep: Optional[str]  # the branch a truncated step evaluates; None on full steps
-    reasons: tuple[str, ...]
+    keep: Optional[str]  # what a truncated call returns ("cond", "uncond", "reuse"); None on full calls
+    reasons: tuple[str, ...]  # the rules that truncate the step (also on a refreshed one)
     expert: Optional[str] = None  # on a two-expert model: the expert this call is routed to
+    reused_from: Optional[int] = None  # on a reuse call: the full step whose guidance it reuses
+    refreshed: Optional[str] = None  # a step the rules truncate that runs full CFG anyway, and why
+    note: Optional[str] = None  # why a reuse call keeps cond instead
+
+    @property
+    def branches(self) -> int:
+        """Branch evaluations this call asks for: both halves of CFG, or the one it keeps."""
+        return BRANCHES_PER_FULL_CALL if self.full else 1
+
+    @property
+    def guided(self) -> bool:
+        """Whether the sampler applies the guidance scale (full and reuse calls) or runs at cfg 1."""
+        return self.full or self.keep == KEEP_REUSE
 
 
 class TruncationRun:
@@ -36,7 +53,9 @@ class TruncationRun:
         self.boundary = boundary
         self.schedule = schedule_values(sigmas)
         self.ledger = Ledger.for_schedule(self.schedule)
+        self.memory = GuidanceMemory(policy.reuse_estimate) if policy.reuses else None
         self._diagnostics: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._peak: Optional[torch.Tensor] = None  # per sample, the largest guidance difference so far
         n = step_count(self.schedule)
         if n > 0 and policy.cfg_truncate_steps > n:
             self.ledger.notes.append(
@@ -51,16 +70,37 @@ class TruncationRun:
         latched = self.ledger.adaptive_latched_at
         if latched is not None and step > latched:
             reasons += ("adaptive",)
-        if reasons:
+        if not reasons:
+            return StepDecision(step, True, None, (), expert)
+        if self.memory is None:
             return StepDecision(step, False, self.policy.keep, reasons, expert)
-        return StepDecision(step, True, None, (), expert)
+        return self._reuse_decision(step, reasons, expert)
+
+    def _reuse_decision(self, step: int, reasons: tuple[str, ...], expert: Optional[str]) -> StepDecision:
+        memory = self.memory
+        if memory.latest is None:
+            return StepDecision(step, False, KEEP_COND, reasons, expert, note=NO_GUIDANCE_YET)
+        if not memory.usable_for(expert):
+            if self.policy.expert_switch == SWITCH_REFRESH:
+                return StepDecision(step, True, None, reasons, expert, refreshed=REFRESH_EXPERT_SWITCH)
+            return StepDecision(step, False, KEEP_COND, reasons, expert, note=REFRESH_EXPERT_SWITCH)
+        if (self.policy.reuse_refresh > 0.0 and memory.drift is not None
+                and float(memory.drift) > self.policy.reuse_refresh):
+            return StepDecision(step, True, None, reasons, expert, refreshed=REFRESH_MOVED)
+        return StepDecision(step, False, KEEP_REUSE, reasons, expert, reused_from=memory.latest.step)
+
+    def estimate_uncond(self, decision: StepDecision, sigma: torch.Tensor, cond_x0: torch.Tensor) -> torch.Tensor:
+        """On a reuse call: the negative x0 prediction estimated from the reused guidance."""
+        return self.memory.estimate_uncond(decision.step, sigma, cond_x0)
 
     def record(self, decision: StepDecision, branches: int, x: Optional[torch.Tensor] = None,
-               cond_x0: Optional[torch.Tensor] = None, uncond_x0: Optional[torch.Tensor] = None) -> None:
-        """Account one model call; on a full call with both predictions, measure their agreement.
+               sigma: Optional[torch.Tensor] = None, cond_x0: Optional[torch.Tensor] = None,
+               uncond_x0: Optional[torch.Tensor] = None) -> None:
+        """Account one model call (``branches``: the halves it evaluated), then learn from what it predicted.
 
-        ``cond_x0``/``uncond_x0`` are ComfyUI's x0 predictions; measures are taken on ``x - x0``,
-        the model-output space (Adaptive Guidance measures on noise predictions, not on x0).
+        ``cond_x0``/``uncond_x0`` are ComfyUI's x0 predictions (``uncond_x0`` only on full calls);
+        measures are taken in the model-output space ``(x - x0) / sigma`` (Adaptive Guidance
+        measures on noise predictions, not on x0).
         """
         rec = self.ledger.steps[decision.step]
         rec.calls += 1
@@ -68,22 +108,37 @@ class TruncationRun:
         rec.full = decision.full
         rec.kept = decision.keep
         rec.reasons = decision.reasons
+        rec.reused_from = decision.reused_from
+        rec.refreshed = decision.refreshed
         if decision.expert is not None:
             # A multi-stage step can straddle the boundary: its calls then name both experts.
             rec.expert = decision.expert if rec.expert in (None, decision.expert) else MIXED_EXPERTS
-        if not decision.full or x is None or cond_x0 is None or uncond_x0 is None:
+        if x is None or sigma is None or cond_x0 is None:
             return
         with torch.no_grad():  # some samplers (uni_pc) run with grad enabled; measures must hold no graph
-            self._measure(decision, x - cond_x0, x - uncond_x0)
+            if decision.full and uncond_x0 is not None:
+                if self.memory is not None:
+                    self.memory.remember(decision.step, x, sigma, cond_x0, uncond_x0, decision.expert)
+                self._measure(decision, x, sigma, cond_x0, uncond_x0)
+            elif decision.keep == KEEP_REUSE and self.policy.reuse_refresh > 0.0:
+                self.memory.observe(x, sigma, cond_x0)
 
-    def _measure(self, decision: StepDecision, cond: torch.Tensor, uncond: torch.Tensor) -> None:
-        if self.policy.adaptive and self.ledger.adaptive_latched_at is None:
-            agree = agreement(cond, uncond)
-            self._diagnostics.setdefault(decision.step, (relative_difference(cond, uncond), agree))
-            if bool((agree >= self.policy.adaptive_threshold).all()):
-                self.ledger.adaptive_latched_at = decision.step
-        elif decision.step not in self._diagnostics:
+    def _measure(self, decision: StepDecision, x, sigma, cond_x0, uncond_x0) -> None:
+        cond, uncond = x - cond_x0, x - uncond_x0  # ratios within one call: the factor sigma cancels
+        if decision.step not in self._diagnostics:
             self._diagnostics[decision.step] = (relative_difference(cond, uncond), agreement(cond, uncond))
+        if not self.policy.adaptive or self.ledger.adaptive_latched_at is not None:
+            return
+        latch = False
+        if self.policy.adaptive_threshold > 0.0:
+            latch = bool((self._diagnostics[decision.step][1] >= self.policy.adaptive_threshold).all())
+        if self.policy.adaptive_decay > 0.0:
+            # Across steps sigma differs, so the difference is compared in true model-output units.
+            difference = guidance_norm(cond, uncond, sigma)
+            self._peak = difference if self._peak is None else torch.maximum(self._peak, difference)
+            latch = latch or bool((difference <= self.policy.adaptive_decay * self._peak).all())
+        if latch:
+            self.ledger.adaptive_latched_at = decision.step
 
     def finish(self) -> Ledger:
         """The ledger with its measures read back as floats (one device sync, at the end)."""

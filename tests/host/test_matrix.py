@@ -1,4 +1,5 @@
-"""Every sampler and every scheduler of ComfyUI, with the guider and with the model patch, truncation on.
+"""Every sampler and every scheduler of ComfyUI, with the guider and with the model patch, truncation on,
+keeping cond and reusing the guidance.
 
 Each case asserts a finite result, one ledger entry per model call (forwards counted at the
 diffusion model), rows equal to the ledger's branches, and full CFG exactly on the steps the
@@ -38,7 +39,10 @@ def forwards(model):
     return calls, handle
 
 
-def check(ledger, rows, out, batch):
+KEEPS = ["cond", "reuse"]
+
+
+def check(ledger, rows, out, batch, keep):
     assert torch.isfinite(out).all()
     assert ledger.calls == len(rows), "one decision per model call"
     assert sum(rows) == ledger.branches * batch
@@ -47,12 +51,18 @@ def check(ledger, rows, out, batch):
         if step.calls:
             assert step.full == (step.index < STEPS - TRUNCATE), step
             assert step.branches == step.calls * (2 if step.full else 1)
+            if not step.full:
+                # Reuse needs a full step before it: the guidance of the latest one, never a later one.
+                assert step.kept == keep, step
+                assert (step.reused_from is not None and step.reused_from < step.index) == (keep == "reuse"), step
 
 
+@pytest.mark.parametrize("keep", KEEPS)
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 @pytest.mark.parametrize("sampler_name", SAMPLERS)
-def test_model_patch_in_ksampler(wan_model, wan_conds, sampler_name, scheduler):
-    model = TruncatedCFGModelPatch.execute(wan_model, TRUNCATE, 1.0, "cond").result[0]
+def test_model_patch_in_ksampler(wan_model, wan_conds, sampler_name, scheduler, keep):
+    model = TruncatedCFGModelPatch.execute(wan_model, cfg_truncate_steps=TRUNCATE, cfg_trunc_ratio=1.0,
+                                           keep=keep).result[0]
     noise = comfy.sample.prepare_noise(latent(1)["samples"], SEED)
     rows, handle = forwards(wan_model)
     try:
@@ -60,14 +70,15 @@ def test_model_patch_in_ksampler(wan_model, wan_conds, sampler_name, scheduler):
                                   latent(1)["samples"], seed=SEED, disable_pbar=True)
     finally:
         handle.remove()
-    check(controller_of(model).last_ledger, rows, out, 1)
+    check(controller_of(model).last_ledger, rows, out, 1, keep)
 
 
+@pytest.mark.parametrize("keep", KEEPS)
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 @pytest.mark.parametrize("sampler_name", SAMPLERS)
-def test_guider_in_sampler_custom_advanced(wan_model, wan_conds, sampler_name, scheduler):
+def test_guider_in_sampler_custom_advanced(wan_model, wan_conds, sampler_name, scheduler, keep):
     sigmas = comfy.samplers.calculate_sigmas(wan_model.get_model_object("model_sampling"), scheduler, STEPS)
-    guider = truncated_guider(wan_model, wan_conds, cfg_truncate_steps=TRUNCATE)
+    guider = truncated_guider(wan_model, wan_conds, cfg_truncate_steps=TRUNCATE, keep=keep)
     with count_rows(wan_model) as rows:
         out = sample_custom_advanced(guider, sampler_name, 2, sigmas)
-    check(guider.controller.last_ledger, rows, out, 2)
+    check(guider.controller.last_ledger, rows, out, 2, keep)

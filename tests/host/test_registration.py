@@ -19,7 +19,8 @@ EXPECTED = {
     "TruncatedCFGWanA14BExperts": "Wan A14B Experts",
 }
 GUIDER_INPUTS = ["model", "positive", "negative", "cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep"]
-OPTIONAL = ["cfg_low_noise", "sigma_low", "sigma_high", "adaptive_threshold"]
+OPTIONAL = ["cfg_low_noise", "sigma_low", "sigma_high", "adaptive_threshold", "cfg_every", "reuse_refresh",
+            "adaptive_decay"]
 
 
 def load_pack(caplog):

@@ -34,7 +34,7 @@ def test_a_thousand_step_run_sends_a_few_events_that_still_name_every_step(monke
     for sigma in schedule[:-1]:
         decision = run.decide(sigma)
         run.record(decision, 2 if decision.full else 1)
-        reporter.call(decision)
+        reporter.call(decision, decision.branches)
     reporter.finish(run.finish(), 1.5)
     kinds = [event for event, _ in recorder.events]
     assert kinds[0] == ui_events.EVENT_START and kinds[-1] == ui_events.EVENT_LEDGER

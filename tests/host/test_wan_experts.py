@@ -252,3 +252,24 @@ def test_an_interrupt_after_the_switch_leaves_the_next_run_exact(wan_experts):
         handle.remove()
     assert torch.equal(ksampler(model, 10), expected)
     assert controller_of(model).last_ledger.calls == 10
+
+
+def test_reused_guidance_never_crosses_the_expert_switch(wan_experts):
+    # Full CFG on every 4th step, reuse between: the first reuse step on the low-noise expert would
+    # carry the high-noise expert's difference, so it runs full CFG instead and the low-noise steps
+    # after it reuse the low-noise expert's own.
+    model = patched(combined(wan_experts), keep="reuse", cfg_every=4)
+    sigmas = [float(s) for s in schedule(model, 12)]
+    split = first_low_noise_step(sigmas, BOUNDARY)
+    assert split % 4 != 0, "the test needs the switch inside a run of reuse steps"
+    with expert_rows(wan_experts) as rows:
+        out = ksampler(model, 12, sampler="uni_pc")
+    assert torch.isfinite(out).all()
+    ledger = controller_of(model).last_ledger
+    every_fourth = {0, 4, 8}
+    assert ledger.refreshed_steps == [split] and ledger.steps[split].refreshed == "expert switch"
+    assert ledger.full_steps == sorted(every_fourth | {split})
+    for step in ledger.reused_steps:
+        source = ledger.steps[step].reused_from
+        assert ledger.steps[step].expert == ledger.steps[source].expert, (step, source)
+    assert sum(rows["high"]) + sum(rows["low"]) == ledger.branches

@@ -5,9 +5,9 @@ import torch
 
 from quality import digits_data
 from quality.judge import Judge, frechet_distance, mean_pairwise_distance
-from quality.pareto import best_within, pareto_front
-from quality.report import _steps, markdown_table, picks, plot_pareto, save_sample_grid
-from quality.settings import FAMILIES, FULL, NO_CFG, sweep_settings
+from quality.pareto import BY_DRIFT, best_at_full_cfg_quality, best_within, pareto_front
+from quality.report import _steps, markdown_table, picks, plot_pareto, same_picture_picks, save_sample_grid
+from quality.settings import FAMILIES, FULL, NO_CFG, REUSE, sweep_settings
 from sampling.policy import TruncationPolicy
 
 
@@ -132,9 +132,9 @@ def test_too_few_steps_are_refused():
         sweep_settings(1)
 
 
-def row(label, saved, accuracy, family="last N"):
+def row(label, saved, accuracy, family="last N", drift=0.02):
     return {"label": label, "family": family, "calls_saved": saved, "accuracy": accuracy, "calls": 40 * (1 - saved),
-            "frechet": 1.0, "diversity": 1.0, "truncated_steps": []}
+            "frechet": 1.0, "diversity": 1.0, "truncated_steps": [], "drift": 0.0 if family == FULL else drift}
 
 
 ROWS = [row("full", 0.0, 0.95, FULL), row("a", 0.1, 0.95), row("b", 0.2, 0.945), row("c", 0.2, 0.94),
@@ -162,7 +162,16 @@ def test_steps_are_written_as_runs():
 def test_table_has_a_line_per_row_and_deltas_against_full_cfg():
     table = markdown_table(ROWS).splitlines()
     assert len(table) == 2 + len(ROWS)
-    assert "| d | none | 28 | 30% | 0.930 | -0.020 |" in table[6]
+    assert "| d | none | 28.0 | 30.0% | 0.930 | -0.020 | 0.0200 |" in table[6]
+
+
+def test_the_drift_front_and_the_same_picture_pick():
+    rows = ROWS + [row("r", 0.4, 0.949, REUSE, drift=0.008), row("s", 0.45, 0.95, REUSE, drift=0.015),
+                   row("t", 0.4, 0.95, REUSE, drift=0.009)]
+    front = [r["label"] for r in pareto_front(rows, BY_DRIFT)]
+    assert front == ["full", "r", "s", "e", "g"]  # r beats t on drift at equal savings; s saves more
+    assert [r["label"] for r in same_picture_picks(rows)] == ["t", "r"]  # within 0.002 and 0.010; t first
+    assert [r["label"] for r in best_at_full_cfg_quality(rows, 0.95, 0.0, 0.010)] == ["t"]
 
 
 def test_table_needs_a_full_cfg_row():

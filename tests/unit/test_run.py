@@ -15,7 +15,7 @@ def full_call(run, sigma, cond, uncond, x=None):
     decision = run.decide(sigma)
     x = torch.zeros_like(cond) if x is None else x
     # ComfyUI hands x0 predictions; the run measures on x - x0.
-    run.record(decision, 2 if decision.full else 1, x, x - cond, x - uncond)
+    run.record(decision, 2 if decision.full else 1, x, torch.tensor([sigma]), x - cond, x - uncond)
     return decision
 
 
@@ -47,7 +47,7 @@ def test_adaptive_measures_model_outputs_not_x0():
     cond = torch.ones(1, 8)
     uncond = -torch.ones(1, 8)
     decision = run.decide(1.0)
-    run.record(decision, 2, x, x - cond, x - uncond)  # x0s are nearly parallel, outputs opposite
+    run.record(decision, 2, x, torch.tensor([1.0]), x - cond, x - uncond)  # x0s nearly parallel, outputs opposite
     assert run.ledger.adaptive_latched_at is None
 
 

@@ -1,0 +1,155 @@
+"""keep = reuse on ComfyUI's real samplers: the reused guidance, counted, checked against its formula."""
+import pytest
+import torch
+from hostenv import require_host
+
+require_host()
+
+import comfy.model_management  # noqa: E402
+import nodes  # noqa: E402
+from sampling_support import (CFG, STEPS, CfgSpy, core_guider, count_rows, sample_custom_advanced,  # noqa: E402
+                              schedule, truncated_guider)
+
+from devtools.checkpoints import wan_conditioning  # noqa: E402
+from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
+from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
+from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+
+SAMPLERS = ["euler", "heun", "dpmpp_2m", "dpmpp_2s_ancestral", "res_multistep", "uni_pc", "euler_cfg_pp"]
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("sampler_name", SAMPLERS)
+def test_reuse_with_every_rule_off_equals_cfgguider_bit_for_bit(wan_model, wan_conds, sampler_name, batch):
+    sigmas = schedule(wan_model)
+    expected = sample_custom_advanced(core_guider(wan_model, *wan_conds, CFG), sampler_name, batch, sigmas)
+    guider = truncated_guider(wan_model, wan_conds, keep="reuse")
+    assert torch.equal(sample_custom_advanced(guider, sampler_name, batch, sigmas), expected)
+    assert guider.controller.last_ledger.reused_steps == []
+
+
+def reuse_run(model, conds, batch, **policy):
+    """Euler through SamplerCustomAdvanced, the pairs every hook saw recorded; (spy, ledger, rows per call)."""
+    spy = CfgSpy()
+    guider = truncated_guider(spy.attach(model), conds, keep="reuse", **policy)
+    with count_rows(model) as rows:
+        sample_custom_advanced(guider, "euler", batch, schedule(model))
+    return spy, guider.controller.last_ledger, rows
+
+
+def check_reuse_steps(spy, ledger):
+    """Every reuse step's result against an independent computation of cond + (s - 1) * delta_hat.
+
+    delta_hat = (cond - uncond at the reused full step) * sigma_now / sigma_then, per sample, from the
+    predictions the hooks saw on that full step (x0 space).
+    """
+    checked = 0
+    for step, record in enumerate(ledger.steps):
+        if record.kept != "reuse":
+            continue
+        sigma_then, cond_then, uncond_then = spy.pre[record.reused_from]
+        sigma_now, cond_now, estimated_uncond = spy.pre[step]
+        delta_hat = (cond_then - uncond_then) * (sigma_now / sigma_then)
+        torch.testing.assert_close(estimated_uncond, cond_now - delta_hat, rtol=0, atol=1e-6)
+        post = spy.post[step]
+        assert post["cond_scale"] == CFG
+        torch.testing.assert_close(post["denoised"], cond_now + (CFG - 1.0) * delta_hat, rtol=0, atol=1e-6)
+        checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_reuse_step_is_cond_plus_scaled_reused_difference_with_one_branch_at_the_network(wan_model, wan_conds,
+                                                                                            batch):
+    spy, ledger, rows = reuse_run(wan_model, wan_conds, batch, cfg_every=3)
+    assert ledger.full_steps == [0, 3, 6] and ledger.reused_steps == [1, 2, 4, 5, 7]
+    assert [ledger.steps[i].reused_from for i in ledger.reused_steps] == [0, 0, 3, 3, 6]
+    assert rows == [2 * batch if i in (0, 3, 6) else batch for i in range(STEPS)]
+    assert check_reuse_steps(spy, ledger) == 5
+
+
+def test_two_prompts_in_one_batch_keep_their_own_guidance(wan_model):
+    # Two different prompts per batch: each sample's reuse carries its own difference.
+    positive, negative = wan_conditioning(5, batch=2), wan_conditioning(6, batch=2)
+    assert not torch.equal(positive[0][0][0], positive[0][0][1])
+    spy, ledger, _ = reuse_run(wan_model, (positive, negative), 2, cfg_truncate_steps=4)
+    deltas = spy.pre[3][1] - spy.pre[3][2]
+    assert not torch.allclose(deltas[0], deltas[1], atol=1e-3), "the two prompts should guide differently"
+    assert check_reuse_steps(spy, ledger) == 4
+
+
+def test_before_the_first_full_step_a_reuse_step_keeps_cond(wan_model, wan_conds):
+    # Guidance only from step 4 on: steps 0-3 have nothing to reuse and run as cfg = 1.
+    spy, ledger, _ = reuse_run(wan_model, wan_conds, 1, sigma_high=float(schedule(wan_model)[4]) + 1e-6)
+    assert [s.kept for s in ledger.steps[:4]] == ["cond"] * 4 and ledger.full_steps == [4, 5, 6, 7]
+    for post in spy.post[:4]:
+        assert post["cond_scale"] == 1.0 and torch.equal(post["cond_denoised"], post["uncond_denoised"])
+
+
+def test_the_model_patch_reuses_in_ksampler_and_reports_it(wan_model, wan_conds, caplog):
+    model = TruncatedCFGModelPatch.execute(wan_model, cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="reuse",
+                                           cfg_every=2).result[0]
+    with caplog.at_level("INFO"):
+        nodes.KSampler().sample(model, 1, STEPS, CFG, "dpmpp_2m", "simple", wan_conds[0], wan_conds[1],
+                                {"samples": torch.zeros(1, 16, 1, 8, 8)})
+    ledger = controller_of(model).last_ledger
+    assert ledger.reused_steps == [1, 3, 5, 7] and ledger.to_dict()["reused_steps"] == [1, 3, 5, 7]
+    assert "8 steps, 4 truncated, branch evaluations 12 / 16 (25.0 % saved), guidance reused on 4 steps, " \
+           "refreshed on 0" in caplog.text
+
+
+def test_the_refresh_runs_full_cfg_where_the_positive_prediction_moved(wan_model, wan_conds):
+    _, plain, _ = reuse_run(wan_model, wan_conds, 1, cfg_truncate_steps=7)
+    spy, refreshed, rows = reuse_run(wan_model, wan_conds, 1, cfg_truncate_steps=7, reuse_refresh=0.05)
+    assert plain.full_steps == [0]
+    assert len(refreshed.refreshed_steps) >= 1 and refreshed.branches > plain.branches
+    for step in refreshed.refreshed_steps:
+        assert refreshed.steps[step].refreshed == "prediction moved" and refreshed.steps[step].reasons
+    assert sum(rows) == refreshed.branches  # a refresh costs its second branch, nothing more
+    assert check_reuse_steps(spy, refreshed) == len(refreshed.reused_steps)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("error", [comfy.model_management.InterruptProcessingException(), Boom("model broke")])
+def test_a_run_that_dies_while_reusing_leaves_no_guidance_behind(wan_model, wan_conds, error):
+    sigmas = schedule(wan_model)
+    guider = truncated_guider(wan_model, wan_conds, keep="reuse", cfg_every=2)
+    calls = [0]
+
+    def fail_at_sixth(module, args):
+        calls[0] += 1
+        if calls[0] == 6:  # step 5, a reuse step
+            raise error
+
+    handle = wan_model.model.diffusion_model.register_forward_pre_hook(fail_at_sixth)
+    try:
+        with pytest.raises(type(error)):
+            sample_custom_advanced(guider, "euler", 1, sigmas)
+    finally:
+        handle.remove()
+    assert guider.controller.last_ledger is None
+    assert "truncated_cfg_run" not in guider.model_options.get("transformer_options", {})
+    fresh = truncated_guider(wan_model, wan_conds, keep="reuse", cfg_every=2)
+    assert torch.equal(sample_custom_advanced(guider, "euler", 1, sigmas),
+                       sample_custom_advanced(fresh, "euler", 1, sigmas))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(cfg_every=-1), "cfg_every must be 0"),
+    (dict(reuse_refresh=-0.5, keep="reuse"), "reuse_refresh must be 0"),
+    (dict(reuse_refresh=float("nan"), keep="reuse"), "reuse_refresh is NaN"),
+    (dict(reuse_refresh=0.2, keep="cond"), "reuse_refresh refreshes reused guidance: it needs keep = reuse"),
+    (dict(adaptive_decay=1.0), r"adaptive_decay must be in \[0, 1\)"),
+    (dict(adaptive_decay=float("nan")), "adaptive_decay is NaN"),
+    (dict(keep="reused"), "keep must be one of cond, uncond, reuse"),
+])
+def test_bad_reuse_input_fails_at_the_node_with_the_input_named(wan_model, wan_conds, bad, message):
+    settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
+    settings.update(bad)
+    with pytest.raises(ValueError, match=message):
+        TruncatedCFGGuider.execute(wan_model, wan_conds[0], wan_conds[1], CFG, **settings)
+    with pytest.raises(ValueError, match=message):
+        TruncatedCFGModelPatch.execute(wan_model, **settings)
