@@ -41,9 +41,11 @@ def policy_inputs() -> list:
                      "prediction alone, exactly ComfyUI's cfg = 1 step (Lumina official, diffusers, guidance "
                      "interval). uncond: the negative prediction alone, the Wan write-up's literal behaviour. "
                      "reuse: the positive prediction guided by the latest full-CFG step's difference "
-                     "(cond - uncond, held constant in the model's output space, i.e. scaled by sigma in x0: "
-                     "FasterCache's CFG cache); the picture stays close to full CFG's. Before the first "
-                     "full step it keeps cond; after a Wan expert switch the first such step runs full CFG.")),
+                     "(cond - uncond held constant in the model's output space, i.e. scaled by sigma in x0: "
+                     "FasterCache's CFG cache); the picture stays close to full CFG's. reuse_extrapolated: the "
+                     "difference extrapolated linearly in sigma from the latest two full steps (at most as far "
+                     "ahead as they lie apart): closer still with cfg_every. Before the first full step reuse "
+                     "keeps cond; after a Wan expert switch the first such step runs full CFG.")),
         io.Float.Input(
             "cfg_low_noise", default=0.0, min=0.0, max=100.0, step=0.1, round=0.01, optional=True,
             tooltip=("Guidance scale for calls routed to the low-noise expert of a Wan 2.2 A14B model (from "
@@ -76,10 +78,10 @@ def policy_inputs() -> list:
                      "costs no extra model call. 0 = off.")),
         io.Float.Input(
             "adaptive_decay", default=0.0, min=0.0, max=0.999, step=0.01, optional=True,
-            tooltip=("Adaptive, by decay: once the guidance difference |cond - uncond| (model output) of every "
-                     "image has fallen to this fraction of its own peak in the run, every later step runs one "
-                     "branch. 0 = off; 0.3 = stop guiding when guidance has lost 70 % of its peak strength. "
-                     "Resets every run.")),
+            tooltip=("Adaptive, by decay: once guidance moves the denoised prediction of every image by no more "
+                     "than this fraction of the most it moved it earlier in the run (|cond - uncond| of the "
+                     "denoised predictions, against its own peak), every later step runs one branch. 0 = off; "
+                     "0.3 = stop guiding once guidance has lost 70 % of its peak effect. Resets every run.")),
     ]
 
 

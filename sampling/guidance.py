@@ -69,11 +69,9 @@ def agreement(cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cosine_similarity(c, u, dim=1)
 
 
-def guidance_norm(cond: torch.Tensor, uncond: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """|cond - uncond| / sigma per sample (B,): the guidance difference in model-output units.
 
-    ``cond``/``uncond`` are ``x - x0`` (the model output times sigma); dividing by sigma makes
-    values taken at different noise levels comparable.
-    """
-    sigma = sigma.to(cond.device, torch.float32).reshape(-1)
-    return _per_sample_norm(cond.float() - uncond.float()).flatten() / sigma.clamp_min(torch.finfo(torch.float32).tiny)
+def difference_norm(cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+    """|cond - uncond| per sample (B,). On ``x - x0`` it is how far guidance moves the predicted
+    (denoised) picture at this step: the model-output difference times sigma, which shrinks as
+    sampling ends even where the model-output difference itself does not (flow models)."""
+    return _per_sample_norm(cond.float() - uncond.float()).flatten()

@@ -10,13 +10,15 @@ import math
 from dataclasses import dataclass, fields
 from typing import Sequence
 
-from .reuse import ESTIMATES, ESTIMATE_SIGMA
+from .reuse import ESTIMATE_EXTRAPOLATE, ESTIMATE_SIGMA, ESTIMATES
 from .schedule import step_count
 
 KEEP_COND = "cond"
 KEEP_UNCOND = "uncond"
 KEEP_REUSE = "reuse"
-KEEP_CHOICES = (KEEP_COND, KEEP_UNCOND, KEEP_REUSE)
+KEEP_REUSE_EXTRAPOLATED = "reuse_extrapolated"
+KEEP_CHOICES = (KEEP_COND, KEEP_UNCOND, KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED)
+REUSING = (KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED)
 
 # What a reuse step does when the latest full-CFG step ran on the other Wan expert: run full CFG
 # (the shipped behaviour), or keep the positive prediction until the next full step.
@@ -49,15 +51,17 @@ class TruncationPolicy:
         Lumina's official cfg_trunc = c is sigma_low = 1 - c.
     adaptive_threshold: Adaptive Guidance's rule: once cond and uncond agree this well (cosine
         similarity, every sample of the batch), every later step is truncated; 0 is off.
-    adaptive_decay: once the guidance difference |cond - uncond| of every sample has fallen to
-        this fraction of its own peak in the run, every later step is truncated; 0 is off.
+    adaptive_decay: once the guidance difference |cond - uncond| of the denoised predictions of every
+        sample has fallen to this fraction of its own peak in the run, every later step is
+        truncated; 0 is off.
     keep: what a truncated step returns: the conditional prediction ("cond"), the unconditional one
-        ("uncond"), or the conditional one guided by the latest full step's difference ("reuse").
+        ("uncond"), or the conditional one guided by the difference of the latest full step ("reuse")
+        or extrapolated from the latest two ("reuse_extrapolated"); see reuse.py.
     reuse_refresh: with keep = reuse, a step the rules truncate runs full CFG instead once the
         positive prediction has moved this much (relative L2 of the model output) since the latest
         full step; 0 is off.
-    reuse_estimate, expert_switch: how reuse carries the difference, and what it does after a Wan
-        expert switch. Not node inputs: the quality harness compares the alternatives.
+    reuse_estimate, expert_switch: how keep = "reuse" carries the difference, and what reuse does
+        after a Wan expert switch. Not node inputs: the quality harness compares the alternatives.
     """
 
     cfg_truncate_steps: int = 0
@@ -104,9 +108,12 @@ class TruncationPolicy:
             raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
         if self.reuse_refresh < 0.0:
             raise ValueError(f"reuse_refresh must be 0 (off) or a positive relative change, got {self.reuse_refresh}")
-        if self.reuse_refresh > 0.0 and self.keep != KEEP_REUSE:
+        if self.reuse_refresh > 0.0 and self.keep not in REUSING:
             raise ValueError(f"reuse_refresh refreshes reused guidance: it needs keep = reuse, got keep = {self.keep} "
                              "(set reuse_refresh to 0, or keep to reuse)")
+        if self.keep == KEEP_REUSE_EXTRAPOLATED and self.reuse_estimate != ESTIMATE_SIGMA:
+            raise ValueError(f"keep = {KEEP_REUSE_EXTRAPOLATED} sets its own estimate; "
+                             "reuse_estimate is for keep = reuse")
         if self.reuse_estimate not in ESTIMATES:
             raise ValueError(f"reuse_estimate must be one of {', '.join(ESTIMATES)}, got {self.reuse_estimate!r}")
         if self.expert_switch not in EXPERT_SWITCH_CHOICES:
@@ -141,7 +148,12 @@ class TruncationPolicy:
 
     @property
     def reuses(self) -> bool:
-        return self.keep == KEEP_REUSE
+        return self.keep in REUSING
+
+    @property
+    def estimate(self) -> str:
+        """How reuse steps carry the guidance (reuse.py's estimates)."""
+        return ESTIMATE_EXTRAPOLATE if self.keep == KEEP_REUSE_EXTRAPOLATED else self.reuse_estimate
 
     @property
     def enabled(self) -> bool:

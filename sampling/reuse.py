@@ -13,7 +13,8 @@ sigma_now / sigma_then``. The alternatives the quality harness compares:
 
 - ``sigma``: D of the latest full step, unchanged (the shipped ``reuse``).
 - ``x0``: the latest full step's x0 difference, unchanged (no sigma scaling).
-- ``extrapolate``: D extrapolated linearly in sigma from the latest two full steps.
+- ``extrapolate``: D extrapolated linearly in sigma from the latest two full steps, at most as far
+  beyond the latest as the two lie apart, held after that.
 - ``frequency``: FasterCache's weighting: D split into low and high spatial frequencies (centred
   FFT of each frame, low = within min(H, W) // 5 of the centre), each band multiplied by 1.1 on
   every reuse step inside its sigma range (low: 0.099 < sigma < 0.901, high: sigma < 0.301; its
@@ -143,7 +144,10 @@ class GuidanceMemory:
             # Two full calls at one sigma (a multi-call step) give no slope: hold D instead.
             slope = torch.where(span == 0, torch.zeros_like(latest.delta),
                                 (latest.delta - older.delta) / torch.where(span == 0, torch.ones_like(span), span))
-            return (latest.delta + slope * (s - latest.sigma)) * s
+            # Extrapolate at most one span beyond the latest full call, then hold: a line through two
+            # close points leaves the curve fast (from steps 0 and 1 over 18 steps it wrecks the picture).
+            reach = torch.maximum(s - latest.sigma, -span.abs())
+            return (latest.delta + slope * reach) * s
         if self.estimate == ESTIMATE_FREQUENCY:
             return self._frequency_weighted(step, float(s.flatten()[0])) * s
         return latest.delta * s

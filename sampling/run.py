@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 
 from .experts import expert_for_sigma
-from .guidance import agreement, guidance_norm, relative_difference
+from .guidance import agreement, difference_norm, relative_difference
 from .ledger import BRANCHES_PER_FULL_CALL, Ledger
 from .policy import KEEP_COND, KEEP_REUSE, SWITCH_REFRESH, TruncationPolicy
 from .reuse import GuidanceMemory
@@ -28,7 +28,7 @@ NO_GUIDANCE_YET = "no full step yet"
 class StepDecision:
     step: int
     full: bool
-    keep: Optional[str]  # what a truncated call returns ("cond", "uncond", "reuse"); None on full calls
+    keep: Optional[str]  # what a truncated call returns ("cond", "uncond", "reuse" either way); None on full
     reasons: tuple[str, ...]  # the rules that truncate the step (also on a refreshed one)
     expert: Optional[str] = None  # on a two-expert model: the expert this call is routed to
     reused_from: Optional[int] = None  # on a reuse call: the full step whose guidance it reuses
@@ -53,7 +53,7 @@ class TruncationRun:
         self.boundary = boundary
         self.schedule = schedule_values(sigmas)
         self.ledger = Ledger.for_schedule(self.schedule)
-        self.memory = GuidanceMemory(policy.reuse_estimate) if policy.reuses else None
+        self.memory = GuidanceMemory(policy.estimate) if policy.reuses else None
         self._diagnostics: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._peak: Optional[torch.Tensor] = None  # per sample, the largest guidance difference so far
         n = step_count(self.schedule)
@@ -98,9 +98,10 @@ class TruncationRun:
                uncond_x0: Optional[torch.Tensor] = None) -> None:
         """Account one model call (``branches``: the halves it evaluated), then learn from what it predicted.
 
-        ``cond_x0``/``uncond_x0`` are ComfyUI's x0 predictions (``uncond_x0`` only on full calls);
-        measures are taken in the model-output space ``(x - x0) / sigma`` (Adaptive Guidance
-        measures on noise predictions, not on x0).
+        ``cond_x0``/``uncond_x0`` are ComfyUI's x0 predictions (``uncond_x0`` only on full calls).
+        The measures are taken on ``x - x0``, the model output times sigma: cosine and relative
+        difference as Adaptive Guidance takes them on noise predictions (the factor cancels), the
+        decay on the difference of the denoised predictions themselves.
         """
         rec = self.ledger.steps[decision.step]
         rec.calls += 1
@@ -119,11 +120,11 @@ class TruncationRun:
             if decision.full and uncond_x0 is not None:
                 if self.memory is not None:
                     self.memory.remember(decision.step, x, sigma, cond_x0, uncond_x0, decision.expert)
-                self._measure(decision, x, sigma, cond_x0, uncond_x0)
-            elif decision.keep == KEEP_REUSE and self.policy.reuse_refresh > 0.0:
+                self._measure(decision, x, cond_x0, uncond_x0)
+            elif decision.keep == KEEP_REUSE and self.policy.reuse_refresh > 0.0:  # reuse of either estimate
                 self.memory.observe(x, sigma, cond_x0)
 
-    def _measure(self, decision: StepDecision, x, sigma, cond_x0, uncond_x0) -> None:
+    def _measure(self, decision: StepDecision, x, cond_x0, uncond_x0) -> None:
         cond, uncond = x - cond_x0, x - uncond_x0  # ratios within one call: the factor sigma cancels
         if decision.step not in self._diagnostics:
             self._diagnostics[decision.step] = (relative_difference(cond, uncond), agreement(cond, uncond))
@@ -133,8 +134,9 @@ class TruncationRun:
         if self.policy.adaptive_threshold > 0.0:
             latch = bool((self._diagnostics[decision.step][1] >= self.policy.adaptive_threshold).all())
         if self.policy.adaptive_decay > 0.0:
-            # Across steps sigma differs, so the difference is compared in true model-output units.
-            difference = guidance_norm(cond, uncond, sigma)
+            # Compared across steps on the predicted picture (x - x0), where guidance's effect fades as
+            # sampling ends; a flow model's velocity difference itself barely shrinks.
+            difference = difference_norm(cond, uncond)
             self._peak = difference if self._peak is None else torch.maximum(self._peak, difference)
             latch = latch or bool((difference <= self.policy.adaptive_decay * self._peak).all())
         if latch:

@@ -28,10 +28,10 @@ def test_reuse_with_every_rule_off_equals_cfgguider_bit_for_bit(wan_model, wan_c
     assert guider.controller.last_ledger.reused_steps == []
 
 
-def reuse_run(model, conds, batch, **policy):
+def reuse_run(model, conds, batch, keep_mode="reuse", **policy):
     """Euler through SamplerCustomAdvanced, the pairs every hook saw recorded; (spy, ledger, rows per call)."""
     spy = CfgSpy()
-    guider = truncated_guider(spy.attach(model), conds, keep="reuse", **policy)
+    guider = truncated_guider(spy.attach(model), conds, keep=keep_mode, **policy)
     with count_rows(model) as rows:
         sample_custom_advanced(guider, "euler", batch, schedule(model))
     return spy, guider.controller.last_ledger, rows
@@ -66,6 +66,26 @@ def test_a_reuse_step_is_cond_plus_scaled_reused_difference_with_one_branch_at_t
     assert [ledger.steps[i].reused_from for i in ledger.reused_steps] == [0, 0, 3, 3, 6]
     assert rows == [2 * batch if i in (0, 3, 6) else batch for i in range(STEPS)]
     assert check_reuse_steps(spy, ledger) == 5
+
+
+def test_reuse_extrapolated_follows_the_line_through_the_latest_two_full_steps(wan_model, wan_conds):
+    spy, ledger, rows = reuse_run(wan_model, wan_conds, 2, cfg_every=3, keep_mode="reuse_extrapolated")
+    assert ledger.full_steps == [0, 3, 6] and ledger.reused_steps == [1, 2, 4, 5, 7]
+    assert sum(rows) == ledger.branches * 2
+    full = {i: (spy.pre[i][0], (spy.pre[i][1] - spy.pre[i][2]) / spy.pre[i][0]) for i in ledger.full_steps}
+    for step in ledger.reused_steps:
+        sigma_now, cond_now, estimated_uncond = spy.pre[step]
+        latest = ledger.steps[step].reused_from
+        sigma_1, d_1 = full[latest]
+        if latest == 0:  # one full step so far: the difference is held, as keep = reuse
+            d_hat = d_1
+        else:
+            sigma_0, d_0 = full[latest - 3]
+            reach = max(sigma_now - sigma_1, -abs(sigma_1 - sigma_0))
+            d_hat = d_1 + (d_1 - d_0) / (sigma_1 - sigma_0) * reach
+        torch.testing.assert_close(estimated_uncond, cond_now - d_hat * sigma_now, rtol=0, atol=1e-5)
+        torch.testing.assert_close(spy.post[step]["denoised"], cond_now + (CFG - 1.0) * d_hat * sigma_now,
+                                   rtol=0, atol=1e-5)
 
 
 def test_two_prompts_in_one_batch_keep_their_own_guidance(wan_model):
@@ -144,7 +164,7 @@ def test_a_run_that_dies_while_reusing_leaves_no_guidance_behind(wan_model, wan_
     (dict(reuse_refresh=0.2, keep="cond"), "reuse_refresh refreshes reused guidance: it needs keep = reuse"),
     (dict(adaptive_decay=1.0), r"adaptive_decay must be in \[0, 1\)"),
     (dict(adaptive_decay=float("nan")), "adaptive_decay is NaN"),
-    (dict(keep="reused"), "keep must be one of cond, uncond, reuse"),
+    (dict(keep="reused"), "keep must be one of cond, uncond, reuse, reuse_extrapolated"),
 ])
 def test_bad_reuse_input_fails_at_the_node_with_the_input_named(wan_model, wan_conds, bad, message):
     settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")

@@ -41,7 +41,7 @@ def test_x0_estimate_holds_the_x0_difference():
     torch.testing.assert_close(memory.estimate_uncond(1, sigma(0.2), COND), UNCOND, rtol=0, atol=1e-6)
 
 
-def test_extrapolation_is_exact_for_a_difference_linear_in_sigma():
+def test_extrapolation_is_exact_for_a_linear_difference_one_span_ahead_then_holds():
     memory = GuidanceMemory("extrapolate")
     d0, d1 = torch.randn(2, 3, generator=G), torch.randn(2, 3, generator=G)
     slope = (d1 - d0) / (0.6 - 0.8)
@@ -51,8 +51,11 @@ def test_extrapolation_is_exact_for_a_difference_linear_in_sigma():
 
     for step, s in ((0, 0.8), (1, 0.6)):
         memory.remember(step, torch.zeros(2, 3), sigma(s), delta_at(s) * s, torch.zeros(2, 3))
-    estimated = memory.estimate_uncond(2, sigma(0.3), torch.zeros(2, 3))
-    torch.testing.assert_close(estimated, -delta_at(0.3) * 0.3, rtol=1e-5, atol=1e-6)
+    estimated = memory.estimate_uncond(2, sigma(0.45), torch.zeros(2, 3))
+    torch.testing.assert_close(estimated, -delta_at(0.45) * 0.45, rtol=1e-5, atol=1e-6)
+    # No further than the two full steps lie apart (0.2 below 0.6): held at D(0.4) beyond.
+    beyond = memory.estimate_uncond(3, sigma(0.1), torch.zeros(2, 3))
+    torch.testing.assert_close(beyond, -delta_at(0.4) * 0.1, rtol=1e-5, atol=1e-6)
     # With one full step only it falls back to holding the difference.
     single = remembered("extrapolate", s=0.8)
     torch.testing.assert_close(single.estimate_uncond(1, sigma(0.4), COND), COND - (COND - UNCOND) * 0.5,
@@ -162,19 +165,20 @@ def test_the_refresh_fires_once_the_positive_prediction_moved_beyond_the_thresho
 
 def test_decay_latch_waits_for_the_guidance_to_fall_below_its_fraction_of_the_peak():
     run = TruncationRun(TruncationPolicy(adaptive_decay=0.3), SCHEDULE)
-    # Guidance difference in model-output units |c - u| / sigma: 1, 2 (the peak), 1, 0.5 (<= 0.3 * 2).
+    # Guidance difference of the denoised predictions: 1, 2 (the peak), 1, 0.5 (<= 0.3 * 2).
     for step, (s, size) in enumerate(zip(SCHEDULE[:4], [1.0, 2.0, 1.0, 0.5], strict=True)):
-        full_call(run, s, COND, COND - torch.full_like(COND, size * s))
+        full_call(run, s, COND, COND - size)
         assert run.ledger.adaptive_latched_at == (3 if step == 3 else None), step
     assert run.decide(0.2).reasons == ("adaptive",)
 
 
-def test_decay_latch_is_comparing_model_outputs_not_x0():
-    run = TruncationRun(TruncationPolicy(adaptive_decay=0.6), SCHEDULE)
-    # Equal x0 differences at every step: in model-output units (/ sigma) they grow, never decay.
-    for s in SCHEDULE[:-1]:
-        full_call(run, s, COND, COND - 1.0)
-    assert run.ledger.adaptive_latched_at is None
+def test_decay_latch_compares_denoised_predictions_not_model_outputs():
+    run = TruncationRun(TruncationPolicy(adaptive_decay=0.5), SCHEDULE)
+    # A model-output (velocity) difference that stays constant moves the denoised prediction less and
+    # less as sigma falls: 0.6 of its peak at sigma 0.6, 0.4 (<= 0.5) at sigma 0.4.
+    for s in SCHEDULE[:4]:
+        full_call(run, s, COND, COND - s)
+    assert run.ledger.adaptive_latched_at == 3
 
 
 @pytest.mark.parametrize("inputs, message", [
