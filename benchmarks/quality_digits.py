@@ -1,12 +1,15 @@
 """What each truncation setting costs in quality, measured on the digits model through ComfyUI's real sampler.
 
 The digits model (quality/weights, trained by quality/train_digits.py) is sampled once per setting of
-the sweep (every policy of the pack over a grid, keep cond and keep uncond, CFG Renorm on and off,
-full CFG and cfg 1 as the two ends), from the same noise. An independent scikit-learn judge scores
-each run. Writes docs/quality.md (the table and the picks) and docs/quality_pareto.png, and prints the
-table.
+the sweep (every policy of the pack over a grid: keep cond, uncond, reuse and reuse_extrapolated, the
+refresh, the adaptive latches, CFG Renorm, full CFG and cfg 1 as the two ends), from the same noise,
+once per sampler. An independent scikit-learn judge scores each run, and the drift says how far its
+digits moved from full CFG's. Then the reused guidance at a Wan expert switch, on a two-expert digits
+model. Writes docs/quality.md (tables and picks), docs/quality.json and one Pareto plot per sampler,
+and prints the tables.
 
-usage: python benchmarks/quality_digits.py [--per-class 100] [--steps 20] [--cfg 3.0] [--shift 3.0] [--out-dir docs]
+usage: python benchmarks/quality_digits.py [--per-class 200] [--steps 20] [--cfg 2.0] [--samplers euler,uni_pc]
+                                           [--no-experts] [--out-dir docs]
 """
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ sys.path.insert(0, str(PACK_ROOT))
 
 from devtools.host import start_script  # noqa: E402
 
+EXPERT_BOUNDARY = 0.875  # Wan 2.2 T2V's: with 20 simple steps the low-noise expert takes over at step 3
+CACHE_DIR = PACK_ROOT / "out" / "quality"
+
 
 def parse_args(argv=None):
     from quality.sweep import DEFAULT_WEIGHTS, SweepConfig
@@ -31,24 +37,60 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=d.steps)
     parser.add_argument("--cfg", type=float, default=d.cfg)
     parser.add_argument("--shift", type=float, default=d.shift, help="ModelSamplingSD3 shift")
-    parser.add_argument("--sampler", default=d.sampler)
+    parser.add_argument("--samplers", default="euler,uni_pc", help="comma-separated; the first is the headline")
     parser.add_argument("--scheduler", default=d.scheduler)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--no-experts", action="store_true", help="skip the two-expert section")
     parser.add_argument("--out-dir", type=Path, default=PACK_ROOT / "docs")
     args = parser.parse_args(argv)
     if args.per_class < 2:
         parser.error("--per-class must be at least 2 (diversity compares samples within a class)")
+    args.samplers = [s for s in args.samplers.split(",") if s]
     return args
 
 
-def report_text(rows, config, judge, command: str, seconds: float) -> str:
-    import torch
+def expert_settings():
+    """The expert switch: reuse's shipped behaviour (full CFG on the first step after it) against keeping cond."""
+    from quality.settings import EVERY_COND, FULL, REUSE, REUSE_EXTRAPOLATED, Setting
 
-    from quality.report import TOLERANCE, markdown_table, picks, reference_row
+    return [Setting(FULL, "full CFG"),
+            Setting(EVERY_COND, "every 4, keep cond", {"cfg_every": 4}),
+            Setting(REUSE, "every 4, reuse (full CFG after the switch)", {"cfg_every": 4, "keep": "reuse"}),
+            Setting(REUSE, "every 4, reuse (cond after the switch)",
+                    {"cfg_every": 4, "keep": "reuse", "expert_switch": "cond"}),
+            Setting(REUSE_EXTRAPOLATED, "every 4, reuse_extrapolated (full CFG after the switch)",
+                    {"cfg_every": 4, "keep": "reuse_extrapolated"})]
+
+
+def sampler_section(sampler: str, rows, plot_name: str) -> list[str]:
+    from quality.report import (SAME_PICTURE_ACCURACY, SAME_PICTURE_DRIFT, TOLERANCE, markdown_table, picks,
+                                reference_row, same_picture_picks)
 
     ref = reference_row(rows)
-    best = picks(rows)
+    quarter = [r for r in rows if r["calls_saved"] >= 0.25 - 1e-9 and r["drift"] > 0]
+    lowest = min(quarter, key=lambda r: r["drift"]) if quarter else None
+    lines = [f"## {sampler}", "",
+             f"Full CFG: accuracy {ref['accuracy']:.3f}. The picture full CFG makes (accuracy within "
+             f"{SAME_PICTURE_ACCURACY} of it, drift at most {SAME_PICTURE_DRIFT}) with the most calls saved:", ""]
+    lines += [f"- **{r['label']}** ({r['family']}): {r['calls_saved']:.1%} of calls saved, accuracy "
+              f"{r['accuracy']:.3f}, drift {r['drift']:.4f}" for r in same_picture_picks(rows)] or ["- none"]
+    if lowest is not None:
+        lines += ["", f"Lowest drift saving at least 25 %: **{lowest['label']}**, {lowest['calls_saved']:.1%} saved, "
+                      f"drift {lowest['drift']:.4f}, accuracy {lowest['accuracy']:.3f}."]
+    lines += ["", f"Settings saving the most calls within {TOLERANCE:.0%} (absolute) of full CFG's accuracy:", ""]
+    lines += [f"- **{r['label']}** ({r['family']}): {r['calls_saved']:.1%} saved, accuracy {r['accuracy']:.3f} "
+              f"({r['accuracy'] - ref['accuracy']:+.3f}), drift {r['drift']:.4f}" for r in picks(rows)] or ["- none"]
+    lines += ["", f"![calls saved vs accuracy, drift and Fréchet, {sampler}]({plot_name})", "",
+              markdown_table(rows), ""]
+    return lines
+
+
+def report_text(sections: dict, experts, config, judge, command: str, seconds: float) -> str:
+    import torch
+
+    from quality.report import markdown_table
+
     lines = [
         "# Quality harness: digits",
         "",
@@ -57,49 +99,72 @@ def report_text(rows, config, judge, command: str, seconds: float) -> str:
         "with the Truncated CFG Guider. It is not Lumina 2 or Wan 2.2; it shows how truncation trades calls "
         "for quality on a model where both can be measured, not what a 14B model will do.",
         "",
-        f"Run: `{command}`: {config.per_class} samples per class, "
-        f"{config.steps} {config.sampler} steps ({config.scheduler}), cfg {config.cfg}, shift {config.shift}, "
-        f"seed {config.seed}; torch {torch.__version__}; {seconds:.0f} s.",
+        f"Run: `{command}`: {config.per_class} samples per class, {config.steps} steps ({config.scheduler}) with "
+        f"each of {', '.join(sections)}, cfg {config.cfg}, shift {config.shift}, seed {config.seed}; torch "
+        f"{torch.__version__}; {seconds:.0f} s.",
         "",
         f"Judge: an RBF SVM on the real train split scores {judge.real_accuracy:.3f} on the real test split. "
+        "Drift is the mean |pixel − full CFG's pixel| / 16 for the same noise: 0 is full CFG's picture. "
         f"Fréchet is measured in a {judge.pca.n_components_}-component PCA of the real digits against the real "
         f"test split (real train vs real test: {judge.real_frechet:.2f}). Diversity is the mean distance between "
-        "samples of a class over the same for real digits (1.0 = as varied as the real ones).",
-        "",
-        f"Full CFG: accuracy {ref['accuracy']:.3f}. Settings saving the most calls within {TOLERANCE:.0%} "
-        "(absolute) of it:",
+        "samples of a class over the same for real digits (1.0 = as varied as the real ones). Calls are branch "
+        "evaluations per image, counted at the network.",
         "",
     ]
-    lines += [f"- **{r['label']}** ({r['family']}): {r['calls_saved']:.0%} of calls saved, accuracy "
-              f"{r['accuracy']:.3f} ({r['accuracy'] - ref['accuracy']:+.3f}), Fréchet {r['frechet']:.2f}"
-              for r in best] or ["- none"]
-    lines += ["", "![calls saved vs accuracy](quality_pareto.png)", "", markdown_table(rows), ""]
+    for i, (sampler, rows) in enumerate(sections.items()):
+        lines += sampler_section(sampler, rows, plot_name(i, sampler))
+    if experts:
+        lines += [f"## Reused guidance at a Wan expert switch ({next(iter(sections))})", "",
+                  "The digits model as the high-noise expert and the same training with seed 1 as the low-noise "
+                  f"one, joined by the Wan A14B Experts node at boundary {EXPERT_BOUNDARY} (the low-noise expert "
+                  "from step 3 of 20, a reuse step of every 4). Drift against full CFG on the same two experts. "
+                  "The pack never applies one expert's difference to the other: the first reuse step after the "
+                  "switch runs full CFG (what ships), or keeps cond until the next full step.", "",
+                  markdown_table(experts), ""]
     return "\n".join(lines)
+
+
+def plot_name(index: int, sampler: str) -> str:
+    return "quality_pareto.png" if index == 0 else f"quality_pareto_{sampler}.png"
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not start_script():
         return 2
+    from dataclasses import replace
+
     from quality.judge import Judge
     from quality.report import markdown_table, plot_pareto
     from quality.settings import sweep_settings
-    from quality.sweep import SweepConfig, run_sweep
+    from quality.sweep import SweepConfig, load_two_experts, run_settings, run_sweep, second_expert_weights
 
     command = " ".join(["bash benchmarks/quality.sh"] + (argv if argv is not None else sys.argv[1:]))
-    config = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=args.shift,
-                         sampler=args.sampler, scheduler=args.scheduler, seed=args.seed)
+    base = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=args.shift,
+                       sampler=args.samplers[0], scheduler=args.scheduler, seed=args.seed)
     start = time.perf_counter()
     judge = Judge()
-    rows = run_sweep(sweep_settings(config.steps), config, args.weights, judge)
+    sections = {}
+    for sampler in args.samplers:
+        print(f"== {sampler}", flush=True)
+        sections[sampler] = run_sweep(sweep_settings(base.steps), replace(base, sampler=sampler), args.weights, judge)
+    experts = []
+    if not args.no_experts:
+        print("== two experts", flush=True)
+        model = load_two_experts(args.weights, second_expert_weights(CACHE_DIR), base.shift, EXPERT_BOUNDARY)
+        experts = run_settings(model, expert_settings(), base, judge)
     seconds = time.perf_counter() - start
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "quality.json").write_text(json.dumps({"config": config.__dict__, "rows": rows}, indent=1))
-    (args.out_dir / "quality.md").write_text(report_text(rows, config, judge, command, seconds))
-    plot_pareto(rows, args.out_dir / "quality_pareto.png",
-                f"digits, {config.steps} {config.sampler} steps, cfg {config.cfg}, {len(config.labels())} samples")
-    print(markdown_table(rows))
-    print(f"wrote {args.out_dir / 'quality.md'} and {args.out_dir / 'quality_pareto.png'}")
+    (args.out_dir / "quality.json").write_text(json.dumps(
+        {"config": {**base.__dict__, "samplers": args.samplers}, "samplers": sections, "experts": experts}, indent=1))
+    (args.out_dir / "quality.md").write_text(report_text(sections, experts, base, judge, command, seconds))
+    for i, (sampler, rows) in enumerate(sections.items()):
+        plot_pareto(rows, args.out_dir / plot_name(i, sampler),
+                    f"digits, {base.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples")
+        print(f"\n{sampler}\n{markdown_table(rows)}")
+    if experts:
+        print(f"\ntwo experts\n{markdown_table(experts)}")
+    print(f"wrote {args.out_dir / 'quality.md'} and its plots")
     return 0
 
 

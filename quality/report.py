@@ -12,6 +12,7 @@ TOLERANCE = 0.01
 # 0.010 of its pixels (mean |difference| / 16) from the same noise.
 SAME_PICTURE_ACCURACY = 0.002
 SAME_PICTURE_DRIFT = 0.010
+MARKERS = "os^vD<>P*Xhp8d"
 
 
 def reference_row(rows: Sequence[Mapping]) -> Mapping:
@@ -86,8 +87,8 @@ def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: floa
     ref = reference_row(rows)
     fig, (ax, ax_drift, ax_fd) = plt.subplots(1, 3, figsize=(17, 5.5), dpi=100,
                                               gridspec_kw={"width_ratios": [3, 3, 2]})
-    markers = "os^vD<>P*Xhp8"
-    for family, marker in zip(FAMILIES, markers, strict=True):
+    for i, family in enumerate(FAMILIES):
+        marker = MARKERS[i % len(MARKERS)]
         members = [r for r in rows if r["family"] == family]
         if members:
             saved = [100 * r["calls_saved"] for r in members]

@@ -19,10 +19,11 @@ KEEP_UNCOND = "keep uncond"
 RENORM = "renorm"
 EVERY_COND = "every k, keep cond"
 REUSE = "reuse"
+REUSE_EXTRAPOLATED = "reuse_extrapolated"
 REUSE_VARIANT = "reuse, other estimate"
 REFRESH = "reuse + refresh"
 FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, KEEP_UNCOND, RENORM, EVERY_COND, REUSE,
-            REUSE_VARIANT, REFRESH)
+            REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH)
 
 OFF = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond"}
 HARNESS_ONLY = ("reuse_estimate", "expert_switch")
@@ -46,26 +47,29 @@ class Setting:
 
 
 def reuse_settings(steps: int) -> list[Setting]:
-    """keep = reuse against keep = cond on the same steps, the reuse estimates, and the refresh."""
+    """keep = reuse and reuse_extrapolated against keep = cond on the same steps, the estimates the node does
+    not offer (x0, FasterCache's frequency weighting), and the refresh."""
     out = []
-    for k in (2, 3, 4, 5, 6, 8):
+    for k in (2, 3, 4, 5, 8, 10):
         out.append(Setting(EVERY_COND, f"every {k}, keep cond", {"cfg_every": k}))
         out.append(Setting(REUSE, f"every {k}, reuse", {"cfg_every": k, "keep": "reuse"}))
+        out.append(Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
+                           {"cfg_every": k, "keep": "reuse_extrapolated"}))
     out += [Setting(REUSE, f"last {n}, reuse", {"cfg_truncate_steps": n, "keep": "reuse"})
             for n in sorted({steps // 4, steps // 2, 3 * steps // 4})]
-    out.append(Setting(REUSE, f"first {max(1, steps // 7)} only, reuse",
-                       {"cfg_trunc_ratio": max(1, steps // 7) / steps, "keep": "reuse"}))
-    for estimate in ("x0", "extrapolate", "frequency"):
+    first = max(1, steps // 7)
+    out.append(Setting(REUSE, f"first {first} only, reuse", {"cfg_trunc_ratio": first / steps, "keep": "reuse"}))
+    out.append(Setting(REUSE_EXTRAPOLATED, f"first {first} only, reuse_extrapolated",
+                       {"cfg_trunc_ratio": first / steps, "keep": "reuse_extrapolated"}))
+    for estimate in ("x0", "frequency"):
         for k in (3, 5):
             out.append(Setting(REUSE_VARIANT, f"every {k}, reuse ({estimate})",
                                {"cfg_every": k, "keep": "reuse", "reuse_estimate": estimate}))
     # The refresh alone decides: every step after the first is truncated unless the prediction moved.
-    for threshold in (0.05, 0.1, 0.15, 0.2, 0.3, 0.5):
+    for threshold in (0.1, 0.15, 0.2, 0.3, 0.5, 0.7):
         out.append(Setting(REFRESH, f"refresh {threshold}",
                            {"cfg_trunc_ratio": 1 / steps, "keep": "reuse", "reuse_refresh": threshold}))
-    for k, threshold in ((6, 0.2), (8, 0.15), (8, 0.2), (10, 0.2)):
-        out.append(Setting(REFRESH, f"every {k} + refresh {threshold}",
-                           {"cfg_every": k, "keep": "reuse", "reuse_refresh": threshold}))
+    out.append(Setting(REFRESH, "every 8 + refresh 0.2", {"cfg_every": 8, "keep": "reuse", "reuse_refresh": 0.2}))
     return out
 
 

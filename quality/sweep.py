@@ -87,8 +87,9 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
     side = digits_data.LATENT_SIDE
     latent = {"samples": torch.zeros(len(labels), digits_data.CHANNELS, 1, side, side)}
     rows: list[int] = []
-    # Counted at the networks themselves (both experts of a two-expert model): what ran, whoever decided it.
-    hooks = [network.register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
+    # Counted at the networks themselves, whoever decided what ran: at each one's first layer, which runs
+    # only when that network computes (a two-expert model's outer forward also wraps the low-noise calls).
+    hooks = [network.patch_embedding.register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
              for network in networks(patched)]
     try:
         out = SamplerCustomAdvanced().sample(Noise_RandomNoise(config.seed), guider,
@@ -149,3 +150,28 @@ def run_sweep(settings: Sequence[Setting], config: SweepConfig, weights: Path = 
               judge: Judge | None = None, log: Callable[[str], None] = print) -> list[dict]:
     """The settings on the digits model; the first must be full CFG (the drift reference)."""
     return run_settings(load_digits_model(weights, config.shift), settings, config, judge or Judge(), log)
+
+
+def second_expert_weights(cache_dir: Path, log: Callable[[str], None] = print) -> Path:
+    """A second digits model (the same training, seed 1), trained once into ``cache_dir`` (about a minute):
+    the low-noise expert of the harness's two-expert model, whose guidance differs from the first's."""
+    from quality import train_digits
+
+    path = Path(cache_dir) / "digits_wan_seed1.safetensors"
+    if not path.is_file():
+        log(f"training the second expert (seed 1) into {path} ...")
+        threads = torch.get_num_threads()
+        try:
+            if train_digits.main(["--seed", "1", "--out", str(path)]) != 0:
+                raise RuntimeError("training the second digits expert failed")
+        finally:
+            torch.set_num_threads(threads)  # training pins its own thread count
+    return path
+
+
+def load_two_experts(high: Path, low: Path, shift: float, boundary: float):
+    """The two digits models as one Wan A14B MODEL (the pack's Experts node): ``high`` above ``boundary``."""
+    from truncated_cfg.nodes.wan_a14b import WanA14BExperts
+
+    return WanA14BExperts.execute(load_digits_model(high, shift), load_digits_model(low, shift), "t2v",
+                                  boundary).result[0]

@@ -15,7 +15,9 @@ import safetensors  # noqa: E402
 from devtools.host import PACK_ROOT  # noqa: E402
 from quality import train_digits  # noqa: E402
 from quality.settings import FULL, KEEP_UNCOND, LAST_N, NO_CFG, Setting, sweep_settings  # noqa: E402
-from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, run_sweep  # noqa: E402
+from quality.judge import Judge  # noqa: E402
+from quality.sweep import (DEFAULT_WEIGHTS, SweepConfig, load_digits_model, load_two_experts, run_settings,  # noqa: E402
+                           run_sweep)
 
 
 def test_shipped_weights_are_small_and_carry_their_provenance():
@@ -98,12 +100,35 @@ def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_pat
     sys.path.insert(0, str(PACK_ROOT / "benchmarks"))
     import quality_digits
 
-    assert quality_digits.main(["--per-class", "2", "--steps", "4", "--out-dir", str(tmp_path)]) == 0
+    assert quality_digits.main(["--per-class", "2", "--steps", "4", "--samplers", "euler,uni_pc", "--no-experts",
+                                "--out-dir", str(tmp_path)]) == 0
     text = (tmp_path / "quality.md").read_text()
-    rows = json.loads((tmp_path / "quality.json").read_text())["rows"]
-    assert len(rows) == len(sweep_settings(4))
-    assert sum(line.startswith("| ") for line in text.splitlines()) == 1 + len(rows)  # header + one per setting
-    assert "Settings saving the most calls within 1%" in text
-    assert "Run: `bash benchmarks/quality.sh --per-class 2 --steps 4 --out-dir" in text
-    assert "2 samples per class, 4 euler steps" in text
-    assert (tmp_path / "quality_pareto.png").read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((tmp_path / "quality.json").read_text())
+    assert list(results["samplers"]) == ["euler", "uni_pc"] and results["experts"] == []
+    for rows in results["samplers"].values():
+        assert [r["label"] for r in rows] == [s.label for s in sweep_settings(4)]
+        assert rows[0]["drift"] == 0.0 and all(r["drift"] >= 0.0 for r in rows)
+    table_lines = sum(line.startswith("| ") for line in text.splitlines())
+    assert table_lines == 2 * (1 + len(sweep_settings(4)))  # a header and a row per setting, per sampler
+    assert "## euler" in text and "## uni_pc" in text
+    assert "Settings saving the most calls within 1%" in text and "The picture full CFG makes" in text
+    assert "Run: `bash benchmarks/quality.sh --per-class 2 --steps 4 --samplers euler,uni_pc" in text
+    assert "2 samples per class, 4 steps (simple) with each of euler, uni_pc" in text
+    for plot in ("quality_pareto.png", "quality_pareto_uni_pc.png"):
+        assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_two_expert_digits_model_counts_both_networks_and_refreshes_at_the_switch():
+    sys.path.insert(0, str(PACK_ROOT / "benchmarks"))
+    import quality_digits
+
+    model = load_two_experts(DEFAULT_WEIGHTS, DEFAULT_WEIGHTS, 1.0, quality_digits.EXPERT_BOUNDARY)
+    config = SweepConfig(per_class=2, steps=20)
+    rows = {r["label"]: r for r in run_settings(model, quality_digits.expert_settings(), config, Judge(),
+                                                log=lambda line: None)}
+    # Full CFG on steps 0, 4, 8, 12, 16, reuse between; the low-noise expert takes over at step 3.
+    shipped = rows["every 4, reuse (full CFG after the switch)"]
+    assert shipped["calls"] == 2 * 6 + 14 and 3 not in shipped["truncated_steps"]
+    kept = rows["every 4, reuse (cond after the switch)"]
+    assert kept["calls"] == 2 * 5 + 15 and 3 in kept["truncated_steps"]
+    assert rows["full CFG"]["calls"] == 40 and rows["full CFG"]["drift"] == 0.0
