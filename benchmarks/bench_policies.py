@@ -2,15 +2,19 @@
 
 For each model (ComfyUI's WanModel at several widths, and Lumina 2's NextDiT at the width ComfyUI's
 detection fixes; random weights, so speed only) and each latent size (small image to short video),
-the variants run interleaved round by round and the median is kept. Per variant: batch rows the
-diffusion model ran (branch evaluations), the wall-time ratio against core's CFGGuider, and the
-forward-pass bound (measured forward time, variant / CFGGuider): the most a variant can save is the
-forward passes it skips. Baselines on the same model in the same run: core CFGGuider, core RenormCFG
-(whose cfg_trunc stops guiding but still runs both branches), and the "cfg 1 schedule": two
-KSamplerAdvanced nodes, full CFG then cfg 1, which ComfyUI runs with one branch. Then Wan A14B: one
+the variants run interleaved round by round and the median is kept; within a round each variant
+runs twice back to back and the second run is timed (on ComfyUI 0.33 the first sampling after
+another model patcher costs extra, which would otherwise land on whichever variant follows). Per
+variant: batch rows the diffusion model ran (branch evaluations), the wall-time ratio against
+core's CFGGuider, the forward-pass bound (measured forward time, variant / CFGGuider): the most a
+variant can save is the forward passes it skips, and the spread of its timed rounds. Baselines on
+the same model in the same run: core CFGGuider (twice, as two variants: the "again" row's ratio is
+the comparison's own noise), core RenormCFG (whose cfg_trunc stops guiding but still runs both
+branches), and the "cfg 1 schedule": two KSamplerAdvanced nodes, full CFG then cfg 1, which
+ComfyUI runs with one branch. Then Wan A14B: one
 pass through the Wan A14B Experts node against ComfyUI's two-KSamplerAdvanced expert graph.
 
-Writes docs/speed.md and docs/speed.png unless --no-write.
+Writes docs/speed-<ComfyUI version>.md and .png unless --no-write.
 
 usage: python benchmarks/bench_policies.py [--steps 10] [--rounds 3] [--quick] [--out-dir docs] [--no-write]
 """
@@ -133,11 +137,15 @@ def variants(model, positive, negative, steps: int, lumina: bool):
     patched = TruncatedCFGModelPatch.execute(model, cfg_truncate_steps=half, cfg_trunc_ratio=1.0, keep="cond").result[0]
     out = {
         "core CFGGuider": custom(core_guider),
+        "core CFGGuider, again": custom(core_guider),
         "ours, every rule off": custom(ours()),
         f"ours, last {half}": custom(ours(cfg_truncate_steps=half)),
         "ours, ratio 0.5": custom(ours(cfg_trunc_ratio=0.5)),
         "ours, sigma > 0.5": custom(ours(sigma_low=0.5)),
         "ours, adaptive 0.99": custom(ours(adaptive_threshold=0.99)),
+        "ours, every 2, keep cond": custom(ours(cfg_every=2)),
+        "ours, every 2, reuse": custom(ours(cfg_every=2, keep="reuse")),
+        "ours, every 2, reuse_extrapolated": custom(ours(cfg_every=2, keep="reuse_extrapolated")),
         f"cfg 1 schedule (2 KSamplerAdvanced, cfg 1 from step {half})": cfg_one_schedule,
         f"ours as MODEL patch, last {half} (KSampler)": plain_ksampler(patched),
     }
@@ -155,19 +163,19 @@ def measure(model, runs: dict, latent: dict, rounds: int) -> dict[str, Measure]:
 
     timer = ForwardTimer(model.model.diffusion_model)
     results = {name: Measure([], []) for name in runs}
-    runs["core CFGGuider"](latent)  # warm-up: weights loaded, kernels chosen
-    timer.take()
     for _ in range(rounds):
         for name, run in runs.items():
             if results[name].error:
                 continue
-            start = time.perf_counter()
             try:
-                run(latent)
+                run(latent)  # untimed: the switch from the previous variant's model patcher lands here
             except AttributeError as exc:  # core RenormCFG on a model without `in_channels`: reported, not hidden
                 results[name].error = f"fails: {type(exc).__name__}: {exc}"
                 timer.take()
                 continue
+            timer.take()
+            start = time.perf_counter()
+            run(latent)
             results[name].wall.append(time.perf_counter() - start)
             fwd, rows = timer.take()
             results[name].forward.append(fwd)
@@ -184,20 +192,26 @@ def table_rows(model_name: str, latent_name: str, results: dict[str, Measure]) -
                "error": m.error}
         if not m.error:
             row.update(wall=statistics.median(m.wall), ratio=statistics.median(m.wall) / wall0,
-                       bound=statistics.median(m.forward) / fwd0)
+                       bound=statistics.median(m.forward) / fwd0, spread=spread(m.wall))
         rows.append(row)
     return rows
 
 
+def spread(values: list) -> float:
+    """(max - min) / median of a variant's timed rounds: how much its own timing moved."""
+    return (max(values) - min(values)) / statistics.median(values) if len(values) > 1 else 0.0
+
+
 def format_rows(rows: list[dict]) -> str:
-    lines = ["| model | latent | variant | branch evals | wall s | wall ratio | forward bound | gap |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| model | latent | variant | branch evals | wall s | wall ratio | forward bound | gap | spread |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r["error"]:
-            lines.append(f"| {r['model']} | {r['latent']} | {r['variant']} | — | — | {r['error']} | — | — |")
+            lines.append(f"| {r['model']} | {r['latent']} | {r['variant']} | — | — | {r['error']} | — | — | — |")
         else:
             lines.append(f"| {r['model']} | {r['latent']} | {r['variant']} | {r['rows']} / {r['full_rows']} | "
-                         f"{r['wall']:.3f} | {r['ratio']:.3f} | {r['bound']:.3f} | {r['ratio'] - r['bound']:+.3f} |")
+                         f"{r['wall']:.3f} | {r['ratio']:.3f} | {r['bound']:.3f} | {r['ratio'] - r['bound']:+.3f} | "
+                         f"{r['spread']:.3f} |")
     return "\n".join(lines)
 
 
@@ -246,12 +260,14 @@ def expert_comparison(tmp: Path, steps: int, rounds: int) -> list[dict]:
         split_ksamplers(high, low, CFG, CFG, steps, split, positive, negative, latent)
 
     runs = {"ComfyUI graph: 2 KSamplerAdvanced (high, low)": native, "Wan A14B Experts, one pass": one_pass(),
-            f"Wan A14B Experts, one pass, last {steps // 2}": one_pass(cfg_truncate_steps=steps // 2)}
-    native()
+            f"Wan A14B Experts, one pass, last {steps // 2}": one_pass(cfg_truncate_steps=steps // 2),
+            "Wan A14B Experts, one pass, every 2, reuse_extrapolated": one_pass(cfg_every=2,
+                                                                               keep="reuse_extrapolated")}
     wall = {name: [] for name in runs}
     calls = {}
     for _ in range(rounds):
         for name, run in runs.items():
+            run()  # untimed: warms this variant after the previous one's model patchers
             counts.update(high=0, low=0)
             start = time.perf_counter()
             run()
@@ -288,6 +304,9 @@ def main(argv=None) -> int:
     import comfy.model_management
     import torch
 
+    from truncated_cfg.nodes.host_version import running_version
+
+    version = running_version() or "unknown"
     started = time.perf_counter()
     rows: list[dict] = []
     latents = dict(list(LATENTS.items())[:1]) if args.quick else LATENTS
@@ -307,9 +326,9 @@ def main(argv=None) -> int:
             comfy.model_management.unload_all_models()
             del model
         experts = expert_comparison(tmp, args.steps, args.rounds)
-    header = (f"{args.steps} euler steps, cfg {CFG}, median of {args.rounds} interleaved rounds; torch "
-              f"{torch.__version__} on the CPU, {torch.get_num_threads()} threads; "
-              f"{time.perf_counter() - started:.0f} s")
+    header = (f"ComfyUI {version}; {args.steps} euler steps, cfg {CFG}, median of {args.rounds} interleaved "
+              f"rounds, each variant warmed; torch {torch.__version__} on the CPU, {torch.get_num_threads()} "
+              f"threads; {time.perf_counter() - started:.0f} s")
     expert_lines = ["| variant | high-noise rows | low-noise rows | wall s | wall ratio |", "|---|---:|---:|---:|---:|"]
     expert_lines += [f"| {r['variant']} | {r['high']} | {r['low']} | {r['wall']:.3f} | {r['ratio']:.3f} |"
                      for r in experts]
@@ -319,14 +338,15 @@ def main(argv=None) -> int:
     if not args.no_write:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         command = " ".join(["bash benchmarks/policies.sh"] + (argv if argv is not None else sys.argv[1:]))
-        text = ["# Speed: every policy against ComfyUI's own ways", "", f"Run: `{command}`: {header}.", "",
-                SPEED_NOTE, "",
-                "![wall ratio vs forward bound](speed.png)", "", format_rows(rows), "",
+        name = f"speed-{version}"
+        text = [f"# Speed on ComfyUI {version}: every policy against ComfyUI's own ways", "",
+                f"Run: `{command}`: {header}.", "", SPEED_NOTE, "",
+                f"![wall ratio vs forward bound]({name}.png)", "", format_rows(rows), "",
                 f"## Wan A14B, two experts (dim 512 x 2 each, 256 tokens; boundary 0.875: low-noise from step "
                 f"{experts[0]['split']})", "", "\n".join(expert_lines), ""]
-        (args.out_dir / "speed.md").write_text("\n".join(text))
-        plot(rows, args.out_dir / "speed.png")
-        print(f"wrote {args.out_dir / 'speed.md'} and {args.out_dir / 'speed.png'}")
+        (args.out_dir / f"{name}.md").write_text("\n".join(text))
+        plot(rows, args.out_dir / f"{name}.png")
+        print(f"wrote {args.out_dir / name}.md and .png")
     return 0
 
 

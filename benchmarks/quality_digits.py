@@ -51,16 +51,19 @@ def parse_args(argv=None):
 
 
 def expert_settings():
-    """The expert switch: reuse's shipped behaviour (full CFG on the first step after it) against keeping cond."""
+    """The expert switch: reuse's shipped behaviour (full CFG on the first step after it) against keeping cond
+    until the next full step, with a full step soon after the switch (every 4) and long after it (every 8)."""
     from quality.settings import EVERY_COND, FULL, REUSE, REUSE_EXTRAPOLATED, Setting
 
-    return [Setting(FULL, "full CFG"),
-            Setting(EVERY_COND, "every 4, keep cond", {"cfg_every": 4}),
-            Setting(REUSE, "every 4, reuse (full CFG after the switch)", {"cfg_every": 4, "keep": "reuse"}),
-            Setting(REUSE, "every 4, reuse (cond after the switch)",
-                    {"cfg_every": 4, "keep": "reuse", "expert_switch": "cond"}),
-            Setting(REUSE_EXTRAPOLATED, "every 4, reuse_extrapolated (full CFG after the switch)",
-                    {"cfg_every": 4, "keep": "reuse_extrapolated"})]
+    settings = [Setting(FULL, "full CFG")]
+    for k in (4, 8):
+        settings.append(Setting(EVERY_COND, f"every {k}, keep cond", {"cfg_every": k}))
+        for keep, family in (("reuse", REUSE), ("reuse_extrapolated", REUSE_EXTRAPOLATED)):
+            settings += [Setting(family, f"every {k}, {keep}, full CFG after the switch",
+                                 {"cfg_every": k, "keep": keep}),
+                         Setting(family, f"every {k}, {keep}, cond after the switch",
+                                 {"cfg_every": k, "keep": keep, "expert_switch": "cond"})]
+    return settings
 
 
 def sampler_section(sampler: str, rows, plot_name: str) -> list[str]:

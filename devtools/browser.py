@@ -70,25 +70,14 @@ BUILD_GRAPH_JS = """(spec) => {
             throw new Error(`cannot link ${src}.${slot} -> ${dst}.${input}`);
         }
     }
-    for (const node of Object.values(made)) node.setSize(node.computeSize());
+    for (const n of spec.nodes) {
+        const node = made[n.key];
+        const size = node.computeSize();
+        node.setSize([Math.max(size[0], n.width || 0), size[1]]);
+    }
     graph.setDirtyCanvas(true, true);
     // Through JSON.stringify, as the frontend saves files: undefined fields are dropped, not sent as null.
     return JSON.stringify(graph.serialize());
-}"""
-
-FIT_VIEW_JS = """() => {
-    const canvas = window.app.canvas;
-    const nodes = window.app.graph._nodes;
-    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
-    for (const n of nodes) {
-        x0 = Math.min(x0, n.pos[0]); y0 = Math.min(y0, n.pos[1] - 30);
-        x1 = Math.max(x1, n.pos[0] + n.size[0]); y1 = Math.max(y1, n.pos[1] + n.size[1]);
-    }
-    const el = canvas.canvas;
-    const scale = Math.min(el.width / (x1 - x0 + 80), el.height / (y1 - y0 + 80));
-    canvas.ds.scale = scale;
-    canvas.ds.offset = [-x0 + 40 / scale, -y0 + 40 / scale];
-    canvas.setDirty(true, true);
 }"""
 
 

@@ -1,14 +1,14 @@
-"""Build the example workflows in ComfyUI's real frontend and save them with thumbnails.
+"""Build the example workflows in ComfyUI's real frontend.
 
 For each graph of workflow_specs.py: create the nodes and links in the frontend, save what it
-serialises (UI format 0.4) to workflows/<name>.json, the API prompt from app.graphToPrompt() to
-workflows/api/<name>.json, and a picture of the graph to workflows/<name>.jpg.
+serialises (UI format 0.4) to workflows/<name>.json and the API prompt from app.graphToPrompt() to
+workflows/api/<name>.json. Build them on the oldest supported ComfyUI: every later frontend loads
+what an older one saved, not always the other way round. Thumbnails: devtools/build_thumbnails.py.
 
-usage: python devtools/build_workflows.py        (needs a ComfyUI host, playwright and chromium)
+usage: COMFYUI_PATH=/opt/ComfyUI-0.3.64 python devtools/build_workflows.py   (needs playwright and chromium)
 """
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path
@@ -19,7 +19,6 @@ from devtools.host import PACK_ROOT, import_host  # noqa: E402
 
 WORKFLOWS_DIR = PACK_ROOT / "workflows"
 WORK_DIR = PACK_ROOT / "out" / "comfy"
-THUMBNAIL_WIDTH = 800
 
 
 def main() -> int:
@@ -27,8 +26,6 @@ def main() -> int:
     if host is None:
         print(f"error: {reason}", file=sys.stderr)
         return 2
-    from PIL import Image
-
     from devtools import browser, model_tree
     from devtools.comfy_server import ComfyServer
     from devtools.workflow_specs import WORKFLOWS
@@ -49,12 +46,7 @@ def main() -> int:
                 (WORKFLOWS_DIR / f"{name}.json").write_text(json.dumps(ui, indent=2, ensure_ascii=False) + "\n")
                 (WORKFLOWS_DIR / "api" / f"{name}.json").write_text(
                     json.dumps(api, indent=2, ensure_ascii=False) + "\n")
-                page.evaluate(browser.FIT_VIEW_JS)
-                page.wait_for_timeout(500)
-                picture = Image.open(io.BytesIO(page.screenshot(type="png"))).convert("RGB")
-                picture.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
-                picture.save(WORKFLOWS_DIR / f"{name}.jpg", quality=85)
-                print(f"wrote workflows/{name}.json, workflows/api/{name}.json, workflows/{name}.jpg")
+                print(f"wrote workflows/{name}.json and workflows/api/{name}.json")
             if page.console_errors:
                 print("console errors:", *page.console_errors, sep="\n  ")
     finally:

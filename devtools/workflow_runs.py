@@ -16,7 +16,8 @@ from devtools.host import PACK_ROOT
 
 API_DIR = PACK_ROOT / "workflows" / "api"
 SUMMARY = re.compile(r"\[Truncated CFG\] (\d+) steps, (\d+) truncated, branch evaluations (\d+) / (\d+) "
-                     r"\(([\d.]+) % saved\)")
+                     r"\(([\d.]+) % saved\)(?:, guidance reused on (\d+) steps, refreshed on (\d+))?; "
+                     r"sampling ([\d.]+) s")
 TRUNCATING_NODES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
 
 
@@ -24,12 +25,12 @@ def load_api(name: str) -> dict:
     return json.loads((API_DIR / f"{name}.json").read_text())
 
 
-def shrink(prompt: dict, steps: int, side: int = 64) -> dict:
-    """The same graph at ``side`` x ``side`` pixels, one frame, ``steps`` steps; truncation untouched."""
+def shrink(prompt: dict, steps: int, side: int = 64, frames: int = 1) -> dict:
+    """The same graph at ``side`` x ``side`` pixels, ``frames`` video frames, ``steps`` steps; truncation untouched."""
     small = copy.deepcopy(prompt)
     for node in small.values():
         inputs = node["inputs"]
-        for key, value in (("width", side), ("height", side), ("length", 1)):
+        for key, value in (("width", side), ("height", side), ("length", frames)):
             if key in inputs:
                 inputs[key] = value
         if node["class_type"] in ("BasicScheduler", "KSampler"):
@@ -44,22 +45,26 @@ def without_truncation(prompt: dict) -> dict:
         if node["class_type"] in TRUNCATING_NODES:
             inputs = node["inputs"]
             inputs.update(cfg_truncate_steps=0, cfg_trunc_ratio=1.0)
-            for key in ("sigma_low", "sigma_high", "adaptive_threshold"):
+            for key, off in (("sigma_low", 0.0), ("sigma_high", 0.0), ("adaptive_threshold", 0.0), ("cfg_every", 0),
+                             ("reuse_refresh", 0.0), ("adaptive_decay", 0.0)):
                 if key in inputs:
-                    inputs[key] = 0.0
+                    inputs[key] = off
     return full
 
 
 @dataclass
 class RunResult:
     status: str
-    seconds: float
+    seconds: float  # the whole graph, as ComfyUI's executor timed it
     outputs: list[str]  # files written, relative to the server's output folder
     steps: int
     truncated: int
     branches: int
     branches_full: int
     saved_percent: float
+    reused: int  # truncated steps that reused guidance (keep = reuse)
+    refreshed: int
+    sampling_seconds: float  # the sampler alone, as the pack timed it
 
 
 def run(server, prompt: dict, timeout: float = 600) -> RunResult:
@@ -76,6 +81,6 @@ def run(server, prompt: dict, timeout: float = 600) -> RunResult:
     found = SUMMARY.findall(server.log_text()[log_start:])
     if not found:
         raise RuntimeError("the run logged no Truncated CFG summary")
-    steps, truncated, branches, full, saved = found[-1]
+    steps, truncated, branches, full, saved, reused, refreshed, sampling = found[-1]
     return RunResult(history["status"]["status_str"], seconds, outputs, int(steps), int(truncated), int(branches),
-                     int(full), float(saved))
+                     int(full), float(saved), int(reused or 0), int(refreshed or 0), float(sampling))

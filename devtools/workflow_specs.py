@@ -20,10 +20,14 @@ I2V_PROMPT = "The scene slowly comes alive: light shifts across it as the camera
 
 SEED = 42
 COL = 360  # horizontal spacing of node columns
+STRIP_WIDTH = 330  # the truncation nodes are drawn wider than their widgets need, so their step strip reads
 
 
-def node(key, type_, column, row, **widgets):
-    return {"key": key, "type": type_, "pos": [40 + column * COL, 40 + row], "widgets": widgets}
+def node(key, type_, column, row, width=None, **widgets):
+    spec = {"key": key, "type": type_, "pos": [40 + column * COL, 40 + row], "widgets": widgets}
+    if width is not None:
+        spec["width"] = width
+    return spec
 
 
 def custom_sampler_tail(first_column, latent, sampler_name, steps, model_key):
@@ -58,8 +62,8 @@ def lumina_front():
 def lumina2_t2i():
     nodes, links = lumina_front()
     # Lumina's README: guide the first quarter of 50 steps (cfg_trunc_ratio 0.25), renorm on.
-    nodes.append(node("guider", "TruncatedCFGGuider", 2, 0, cfg=4.0, cfg_truncate_steps=0, cfg_trunc_ratio=0.25,
-                      keep="cond"))
+    nodes.append(node("guider", "TruncatedCFGGuider", 2, 0, width=STRIP_WIDTH, cfg=4.0, cfg_truncate_steps=0,
+                      cfg_trunc_ratio=0.25, keep="cond"))
     links += [("renorm", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
               ("negative", 0, "guider", "negative")]
     tail, tail_links = custom_sampler_tail(3, ("latent", 0), "euler", 50, "loader")
@@ -70,7 +74,8 @@ def lumina2_t2i():
 def lumina2_t2i_ksampler():
     nodes, links = lumina_front()
     nodes += [
-        node("patch", "TruncatedCFGModelPatch", 2, 0, cfg_truncate_steps=0, cfg_trunc_ratio=0.25, keep="cond"),
+        node("patch", "TruncatedCFGModelPatch", 2, 0, width=STRIP_WIDTH, cfg_truncate_steps=0, cfg_trunc_ratio=0.25,
+             keep="cond"),
         node("ksampler", "KSampler", 3, 0, seed=SEED, control_after_generate="fixed", steps=50, cfg=4.0,
              sampler_name="euler", scheduler="simple", denoise=1.0),
         node("decode", "VAEDecode", 4, 0),
@@ -99,19 +104,26 @@ def video_tail(column, prefix):
         [("decode", 0, "video", "images"), ("video", 0, "save", "video")]
 
 
-def wan22_t2v():
+def wan22_t2v(guider=None, prefix="video/wan22_t2v_truncated_cfg"):
     nodes, links = wan_front("t2v")
     # Wan 2.2 T2V official: 40 UniPC steps, cfg 4.0 high / 3.0 low; the Wan write-up's last 5 truncated.
+    guider = guider or dict(cfg_truncate_steps=5, cfg_trunc_ratio=1.0, keep="cond")
     nodes += [
         node("latent", "EmptyHunyuanLatentVideo", 0, 420, width=832, height=480, length=81, batch_size=1),
-        node("guider", "TruncatedCFGGuider", 2, 0, cfg=4.0, cfg_truncate_steps=5, cfg_trunc_ratio=1.0, keep="cond",
-             cfg_low_noise=3.0),
+        node("guider", "TruncatedCFGGuider", 2, 0, width=STRIP_WIDTH, cfg=4.0, cfg_low_noise=3.0, **guider),
     ]
     links += [("loader", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
               ("negative", 0, "guider", "negative")]
     tail, tail_links = custom_sampler_tail(3, ("latent", 0), "uni_pc", 40, "loader")
-    video, video_links = video_tail(5, "video/wan22_t2v_truncated_cfg")
+    video, video_links = video_tail(5, prefix)
     return nodes + tail + video, links + tail_links + video_links
+
+
+def wan22_t2v_reuse():
+    # The README's "fastest at full-CFG quality": full CFG on every 8th step, the guidance reused
+    # (extrapolated) between; the first step after the expert switch runs full CFG.
+    return wan22_t2v(dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="reuse_extrapolated", cfg_every=8),
+                     "video/wan22_t2v_reuse_cfg")
 
 
 def wan22_i2v():
@@ -119,8 +131,8 @@ def wan22_i2v():
     nodes += [
         node("image", "LoadImage", 0, 420, image=START_IMAGE),
         node("i2v", "WanImageToVideo", 2, 0, width=832, height=480, length=81, batch_size=1),
-        node("guider", "TruncatedCFGGuider", 2, 300, cfg=3.5, cfg_truncate_steps=5, cfg_trunc_ratio=1.0, keep="cond",
-             cfg_low_noise=3.5),
+        node("guider", "TruncatedCFGGuider", 2, 300, width=STRIP_WIDTH, cfg=3.5, cfg_truncate_steps=5,
+             cfg_trunc_ratio=1.0, keep="cond", cfg_low_noise=3.5),
     ]
     links += [("positive", 0, "i2v", "positive"), ("negative", 0, "i2v", "negative"), ("loader", 2, "i2v", "vae"),
               ("image", 0, "i2v", "start_image"), ("loader", 0, "guider", "model"), ("i2v", 0, "guider", "positive"),
@@ -130,9 +142,20 @@ def wan22_i2v():
     return nodes + tail + video, links + tail_links + video_links
 
 
+# What each workflow's thumbnail says at a glance (the template browser shows it at about 260 px).
+TITLES = {
+    "lumina2_t2i_truncated_cfg": "Lumina 2 · text to image · Truncated CFG Guider",
+    "lumina2_t2i_truncated_cfg_ksampler": "Lumina 2 · text to image · KSampler + model patch",
+    "wan22_t2v_a14b_truncated_cfg": "Wan 2.2 A14B · text to video · last 5 steps truncated",
+    "wan22_i2v_a14b_truncated_cfg": "Wan 2.2 A14B · image to video · last 5 steps truncated",
+    "wan22_t2v_a14b_reuse_cfg": "Wan 2.2 A14B · text to video · guidance reused",
+}
+TRUNCATING_TYPES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
+
 WORKFLOWS = {
     "lumina2_t2i_truncated_cfg": lumina2_t2i,
     "lumina2_t2i_truncated_cfg_ksampler": lumina2_t2i_ksampler,
     "wan22_t2v_a14b_truncated_cfg": wan22_t2v,
     "wan22_i2v_a14b_truncated_cfg": wan22_i2v,
+    "wan22_t2v_a14b_reuse_cfg": wan22_t2v_reuse,
 }

@@ -50,7 +50,7 @@ class RunReporter:
         """Announce a call about to run; ``branches``, the halves it evaluates, are counted with it."""
         if decision.step != self.last_step:
             self.last_step = decision.step
-            self.pending.append([decision.step, decision.full, decision.keep])
+            self.pending.append([decision.step, decision.full, decision.keep, decision.refreshed])
         now = time.monotonic()
         if self.pending and now - self.last_sent >= MIN_INTERVAL_S:
             self.last_sent = now

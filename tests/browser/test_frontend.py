@@ -14,13 +14,12 @@ if browser.missing():
     pytest.skip(browser.missing(), allow_module_level=True)
 
 
+POLICY_WIDGETS = ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low", "sigma_high",
+                  "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay", "truncated_cfg_strip"]
 NODES = {
     "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
-                           ["cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low",
-                            "sigma_high", "adaptive_threshold", "truncated_cfg_strip"]),
-    "TruncatedCFGModelPatch": ("Truncated CFG (model patch)", ["model"],
-                               ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low",
-                                "sigma_high", "adaptive_threshold", "truncated_cfg_strip"]),
+                           ["cfg"] + POLICY_WIDGETS),
+    "TruncatedCFGModelPatch": ("Truncated CFG (model patch)", ["model"], POLICY_WIDGETS),
     "TruncatedCFGRenorm": ("CFG Renorm", ["model"], ["renorm_cfg", "mode"]),
     "TruncatedCFGLumina2Loader": ("Lumina2 Loader", [],
                                   ["unet_name", "clip_name", "vae_name", "shift", "weight_dtype"]),
@@ -51,7 +50,14 @@ def test_widget_defaults_are_the_documented_ones(page):
             .map((w) => [w.name, w.value]));
     }""")
     assert values == {"cfg": 4, "cfg_truncate_steps": 5, "cfg_trunc_ratio": 1, "keep": "cond", "cfg_low_noise": 0,
-                      "sigma_low": 0, "sigma_high": 0, "adaptive_threshold": 0}
+                      "sigma_low": 0, "sigma_high": 0, "adaptive_threshold": 0, "cfg_every": 0, "reuse_refresh": 0,
+                      "adaptive_decay": 0}
+
+
+def test_keep_offers_every_mode(page):
+    options = page.evaluate("""() => window.LiteGraph.createNode("TruncatedCFGGuider").widgets
+        .find((w) => w.name === "keep").options.values""")
+    assert options == ["cond", "uncond", "reuse", "reuse_extrapolated"]
 
 
 def test_no_console_message_mentions_the_pack(page):

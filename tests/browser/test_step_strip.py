@@ -40,17 +40,31 @@ def page(model_tree_base):
         yield tab
 
 
+RECORD_STEPS_JS = """() => {
+    window.tcfgSteps = [];
+    window.app.api.addEventListener("truncated_cfg.step", ({ detail }) => window.tcfgSteps.push(detail));
+}"""
+DONE_JS = "(id) => window.app.graph.getNodeById(id).properties.truncated_cfg?.done === true"
+
+
+def run_from_page(page, workflow_name, steps, edit_js=None):
+    """Load a published workflow, shrink it, apply ``edit_js`` to the graph, queue it; the guider's id."""
+    workflow = json.loads((PACK_ROOT / "workflows" / f"{workflow_name}.json").read_text())
+    guider = page.evaluate(PREPARE_JS, [workflow, steps])
+    assert guider["strip"], "the guider node has no step strip"
+    if edit_js:
+        page.evaluate(edit_js)
+    page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
+    return guider["id"]
+
+
 @pytest.fixture(scope="module")
 def finished(page):
     """Queue the Wan workflow (shrunk) from the page and wait for its strip to finish."""
-    workflow = json.loads((PACK_ROOT / "workflows" / f"{WORKFLOW}.json").read_text())
-    guider = page.evaluate(PREPARE_JS, [workflow, STEPS])
-    assert guider["strip"], "the guider node has no step strip"
     log_start = len(page.server.log_text())
-    page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
-    page.wait_for_function("(id) => window.app.graph.getNodeById(id).properties.truncated_cfg?.done === true",
-                           arg=guider["id"], timeout=240_000)
-    return guider["id"], page.evaluate(STATE_JS, guider["id"]), page.server.log_text()[log_start:]
+    node_id = run_from_page(page, WORKFLOW, STEPS, RECORD_STEPS_JS)
+    page.wait_for_function(DONE_JS, arg=node_id, timeout=240_000)
+    return node_id, page.evaluate(STATE_JS, node_id), page.server.log_text()[log_start:]
 
 
 def test_the_strip_updates_during_the_run_and_ends_at_the_ledger(finished):
@@ -64,6 +78,15 @@ def test_the_strip_updates_during_the_run_and_ends_at_the_ledger(finished):
     assert state["switchStep"] is not None and 0 <= state["switchStep"] <= STEPS  # the Wan expert boundary
 
 
+def test_every_step_event_counts_the_call_it_announces(page, finished):
+    events = page.evaluate("() => window.tcfgSteps")
+    assert events, "no step event arrived"
+    first = events[0]
+    assert first["decisions"][0][:2] == [0, True]
+    assert (first["branches"], first["branches_full_cfg"]) == (2, 2)  # step 0's full call, counted as it starts
+    assert all(e["branches"] > 0 for e in events)
+
+
 def test_the_chart_has_one_point_per_full_step(finished):
     _, state, _ = finished
     assert [step for step, _ in state["relDiff"]] == [0, 1, 2]
@@ -74,8 +97,8 @@ def test_the_strip_survives_switching_workflows_without_a_rerun(page, finished):
     node_id, state, _ = finished
     history_before = len(page.server.get("/history"))
     saved = page.evaluate("() => JSON.stringify(window.app.graph.serialize())")
-    (guider,) = [n for n in json.loads(saved)["nodes"] if n["id"] == node_id]
-    assert len(guider["widgets_values"]) == 8, "the strip must not add an entry to widgets_values"
+    (guider,) = [n for n in json.loads(saved)["nodes"] if str(n["id"]) == str(node_id)]
+    assert len(guider["widgets_values"]) == 11, "the strip must not add an entry to widgets_values"
     other = json.loads((PACK_ROOT / "workflows" / "lumina2_t2i_truncated_cfg.json").read_text())
     page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", other)
     page.evaluate("async (wf) => { await window.app.loadGraphData(JSON.parse(wf)); }", saved)
@@ -99,6 +122,35 @@ def test_a_screenshot_of_the_node_after_the_run(page, finished):
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), clip=box)
     assert SCREENSHOT.stat().st_size > 5000
+
+
+def test_an_interrupted_run_says_so_and_where(page, finished):
+    node_id = run_from_page(page, WORKFLOW, 400)
+    page.wait_for_function(f"(id) => ({STATE_JS})(id).cells.filter((c) => c).length >= 2", arg=node_id,
+                           timeout=120_000)
+    page.evaluate("async () => { await window.app.api.interrupt(); }")
+    page.wait_for_function(DONE_JS, arg=node_id, timeout=120_000)
+    state = page.evaluate(STATE_JS, node_id)
+    assert state["outcome"] == "interrupted" and state["current"] == -1
+    assert 1 <= state["lastStep"] < 399 and state["branches"] > 0
+    assert state["cells"][-1] is None  # the steps that never ran stay empty
+
+
+def test_a_run_that_fails_while_sampling_says_so(page, finished):
+    # The image-to-video experts (36 input channels) on the text-to-video latent (16): the first model
+    # call fails, after the strip started.
+    make_it_fail = """() => {
+        const loader = window.app.graph._nodes.find((n) => n.type === "TruncatedCFGWanA14BLoader");
+        const set = (name, value) => { loader.widgets.find((w) => w.name === name).value = value; };
+        set("task", "i2v");
+        set("high_noise_unet", "wan2.2_i2v_high_noise_14B_fp8_scaled.safetensors");
+        set("low_noise_unet", "wan2.2_i2v_low_noise_14B_fp8_scaled.safetensors");
+    }"""
+    node_id = run_from_page(page, WORKFLOW, STEPS, make_it_fail)
+    page.wait_for_function(DONE_JS, arg=node_id, timeout=120_000)
+    state = page.evaluate(STATE_JS, node_id)
+    assert state["outcome"] == "failed" and state["current"] == -1
+    assert "channels" in state["message"] or "size" in state["message"], state["message"]
 
 
 def test_no_console_message_mentions_the_extension(page, finished):

@@ -127,8 +127,8 @@ def test_the_two_expert_digits_model_counts_both_networks_and_refreshes_at_the_s
     rows = {r["label"]: r for r in run_settings(model, quality_digits.expert_settings(), config, Judge(),
                                                 log=lambda line: None)}
     # Full CFG on steps 0, 4, 8, 12, 16, reuse between; the low-noise expert takes over at step 3.
-    shipped = rows["every 4, reuse (full CFG after the switch)"]
+    shipped = rows["every 4, reuse, full CFG after the switch"]
     assert shipped["calls"] == 2 * 6 + 14 and 3 not in shipped["truncated_steps"]
-    kept = rows["every 4, reuse (cond after the switch)"]
+    kept = rows["every 4, reuse, cond after the switch"]
     assert kept["calls"] == 2 * 5 + 15 and 3 in kept["truncated_steps"]
     assert rows["full CFG"]["calls"] == 40 and rows["full CFG"]["drift"] == 0.0

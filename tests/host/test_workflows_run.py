@@ -23,6 +23,7 @@ EXPECTED = {
     "lumina2_t2i_truncated_cfg_ksampler": 6,
     "wan22_t2v_a14b_truncated_cfg": 5,  # cfg_truncate_steps 5
     "wan22_i2v_a14b_truncated_cfg": 5,
+    "wan22_t2v_a14b_reuse_cfg": 6,  # cfg_every 8: steps 1..7, but the first after the expert switch runs full CFG
 }
 
 
@@ -42,7 +43,8 @@ def test_workflow_runs_and_truncates_the_expected_steps(server, name):
     result = run(server, shrink(load_api(name), STEPS))
     assert result.status == "success"
     assert (result.steps, result.truncated) == (STEPS, EXPECTED[name])
-    assert result.branches < result.branches_full
+    assert result.branches < result.branches_full and result.sampling_seconds > 0
+    assert (result.reused, result.refreshed) == ((6, 1) if "reuse" in name else (0, 0))
     assert result.outputs, "the workflow saved nothing"
     for output in result.outputs:
         assert (server.base / "output" / output).stat().st_size > 0

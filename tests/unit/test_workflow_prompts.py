@@ -5,7 +5,7 @@ from devtools.host import PACK_ROOT
 from devtools.workflow_runs import SUMMARY, load_api, shrink, without_truncation
 
 NAMES = ["lumina2_t2i_truncated_cfg", "lumina2_t2i_truncated_cfg_ksampler", "wan22_t2v_a14b_truncated_cfg",
-         "wan22_i2v_a14b_truncated_cfg"]
+         "wan22_i2v_a14b_truncated_cfg", "wan22_t2v_a14b_reuse_cfg"]
 
 
 def nodes_of(prompt, class_type):
@@ -32,6 +32,8 @@ def test_without_truncation_turns_every_rule_off_and_nothing_else():
     assert (guider["cfg"], guider["cfg_low_noise"]) == (4.0, 3.0)
     (patch,) = nodes_of(without_truncation(load_api("lumina2_t2i_truncated_cfg_ksampler")), "TruncatedCFGModelPatch")
     assert (patch["cfg_truncate_steps"], patch["cfg_trunc_ratio"]) == (0, 1.0)
+    (reuse,) = nodes_of(without_truncation(load_api("wan22_t2v_a14b_reuse_cfg")), "TruncatedCFGGuider")
+    assert (reuse["cfg_every"], reuse["keep"]) == (0, "reuse_extrapolated")  # every rule off: full CFG
 
 
 def test_published_settings_are_the_documented_ones():
@@ -39,6 +41,9 @@ def test_published_settings_are_the_documented_ones():
     assert (lumina["cfg"], lumina["cfg_trunc_ratio"], lumina["cfg_truncate_steps"]) == (4.0, 0.25, 0)
     (i2v,) = nodes_of(load_api("wan22_i2v_a14b_truncated_cfg"), "TruncatedCFGGuider")
     assert (i2v["cfg"], i2v["cfg_low_noise"], i2v["cfg_truncate_steps"]) == (3.5, 3.5, 5)
+    (reuse,) = nodes_of(load_api("wan22_t2v_a14b_reuse_cfg"), "TruncatedCFGGuider")
+    assert (reuse["cfg"], reuse["cfg_low_noise"], reuse["keep"], reuse["cfg_every"]) == (4.0, 3.0,
+                                                                                         "reuse_extrapolated", 8)
     (loader,) = nodes_of(load_api("wan22_i2v_a14b_truncated_cfg"), "TruncatedCFGWanA14BLoader")
     assert loader["task"] == "i2v" and (loader["shift"], loader["boundary"]) == (0, 0)  # 0 = the task's official
 
@@ -57,5 +62,8 @@ def test_demo_reseeds_every_sampler_so_the_cache_cannot_skip_it():
 
 
 def test_the_log_summary_parses():
-    line = "[Truncated CFG] 40 steps, 5 truncated, branch evaluations 75 / 80 (6.2 % saved)"
-    assert SUMMARY.findall(line) == [("40", "5", "75", "80", "6.2")]
+    line = "[Truncated CFG] 40 steps, 5 truncated, branch evaluations 75 / 80 (6.2 % saved); sampling 12.34 s"
+    assert SUMMARY.findall(line) == [("40", "5", "75", "80", "6.2", "", "", "12.34")]
+    reuse = ("[Truncated CFG] 40 steps, 34 truncated, branch evaluations 46 / 80 (42.5 % saved), guidance reused on "
+             "34 steps, refreshed on 1; sampling 3.00 s")
+    assert SUMMARY.findall(reuse) == [("40", "34", "46", "80", "42.5", "34", "1", "3.00")]

@@ -1,15 +1,23 @@
 // Truncated CFG: a live step strip on the Truncated CFG Guider and model-patch nodes.
-// One cell per sampling step (full CFG / one branch kept / not yet run), the current step marked,
-// the Wan expert switch drawn as a line, the model calls saved and the wall time, and after the run
-// a chart of |cond - uncond| / |cond| on the full-CFG steps. The state is kept in the node's
-// properties, so it survives switching workflows and reopening the graph without re-running.
+// One cell per sampling step (full CFG, refreshed, one branch kept, guidance reused, not yet run) with a
+// legend, the current step marked, the Wan expert switch drawn as a line, the model calls saved and the
+// wall time, a run that was interrupted or failed said so, and after the run a chart of
+// |cond - uncond| / |cond| on the full-CFG steps. The state is kept in the node's properties, so it
+// survives switching workflows and reopening the graph without re-running.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 
 const NODE_TYPES = new Set(["TruncatedCFGGuider", "TruncatedCFGModelPatch"]);
 const PROPERTY = "truncated_cfg";
-const HEIGHT = 92;
-const COLORS = { full: "#3d7fd6", cond: "#e0912f", uncond: "#a155c9", empty: "#3a3a3a" };
+const HEIGHT = 108;
+const COLORS = {
+  full: "#3d7fd6", refresh: "#8ec1ff", cond: "#e0912f", uncond: "#a155c9", reuse: "#2fb58f", empty: "#3a3a3a",
+};
+const LEGEND = [
+  ["full", "full CFG"], ["refresh", "refreshed"], ["reuse", "reused guidance"], ["cond", "kept cond"],
+  ["uncond", "kept uncond"],
+];
+const OUTCOME_COLORS = { interrupted: "#e8c547", failed: "#e5534b" };
 const CHART_TIP = "|cond - uncond| / |cond| on each full-CFG step: how much guidance still changes the "
   + "prediction. Where the line flattens near its floor, later steps could be truncated too.";
 
@@ -17,7 +25,13 @@ function nodeFor(id) {
   const graph = app.graph;
   if (!graph) return null;
   const last = String(id).split(":").pop(); // nodes inside subgraphs carry "outer:inner" ids
-  return graph.getNodeById(Number(last)) || null;
+  // Frontends before 1.48 key nodes by number, later ones by string.
+  return graph.getNodeById(Number(last)) || graph.getNodeById(last) || null;
+}
+
+function cellOf(full, kept, refreshed) {
+  if (full) return refreshed ? "refresh" : "full";
+  return kept;
 }
 
 function setState(node, state) {
@@ -26,15 +40,42 @@ function setState(node, state) {
   node.setDirtyCanvas(true, true);
 }
 
-function fromLedger(ledger, seconds, switchStep) {
-  const cells = ledger.steps.map((s) => (s.calls === 0 ? null : s.full ? "full" : s.kept));
+function fromLedger(ledger, seconds, switchStep, outcome, message) {
+  const cells = ledger.steps.map((s) => (s.calls === 0 ? null : cellOf(s.full, s.kept, s.refreshed)));
   const relDiff = ledger.steps
     .filter((s) => s.full && s.relative_difference !== null)
     .map((s) => [s.index, s.relative_difference]);
+  const ran = ledger.steps.filter((s) => s.calls > 0).map((s) => s.index);
   return {
     steps: ledger.steps.length, cells, current: -1, switchStep, branches: ledger.branches,
     branchesFull: ledger.branches_full_cfg, seconds, relDiff, done: true, updates: 0,
+    outcome: outcome || "finished", message: message || "", lastStep: ran.length ? ran[ran.length - 1] : -1,
   };
+}
+
+function statusText(state) {
+  const saved = state.branchesFull ? (100 * (1 - state.branches / state.branchesFull)).toFixed(1) : "0.0";
+  let text = `model calls ${state.branches} / ${state.branchesFull} · ${saved}% saved`;
+  if (state.seconds) text += ` · ${state.seconds.toFixed(1)} s`;
+  if (state.outcome === "interrupted" || state.outcome === "failed") {
+    const where = state.lastStep >= 0 ? ` at step ${state.lastStep + 1} of ${state.steps}` : " before sampling";
+    text = `${state.outcome}${where} · ${text}`;
+  }
+  return text;
+}
+
+function drawLegend(ctx, state, x0, y) {
+  const present = new Set(state.cells.filter((c) => c));
+  let x = x0;
+  ctx.font = "10px sans-serif";
+  for (const [kind, label] of LEGEND) {
+    if (!present.has(kind)) continue;
+    ctx.fillStyle = COLORS[kind];
+    ctx.fillRect(x, y - 8, 9, 9);
+    ctx.fillStyle = "#aaa";
+    ctx.fillText(label, x + 12, y);
+    x += 18 + ctx.measureText(label).width;
+  }
 }
 
 function drawStrip(ctx, node, width, y) {
@@ -68,14 +109,13 @@ function drawStrip(ctx, node, width, y) {
     ctx.lineTo(x0 + state.switchStep * cw, y + 21);
     ctx.stroke();
   }
-  const saved = state.branchesFull ? (100 * (1 - state.branches / state.branchesFull)).toFixed(1) : "0.0";
-  let text = `model calls ${state.branches} / ${state.branchesFull} · ${saved}% saved`;
-  if (state.seconds) text += ` · ${state.seconds.toFixed(1)} s`;
-  ctx.fillStyle = "#ddd";
-  ctx.fillText(text, x0, y + 33);
+  ctx.fillStyle = OUTCOME_COLORS[state.outcome] || "#ddd";
+  ctx.fillText(statusText(state), x0, y + 33);
+  drawLegend(ctx, state, x0, y + 48);
+  ctx.font = "11px sans-serif";
   if (state.done && state.relDiff.length > 0) {
-    const top = y + 42;
-    const h = HEIGHT - 48;
+    const top = y + 56;
+    const h = HEIGHT - 62;
     const max = Math.max(...state.relDiff.map((p) => p[1]), 1e-6);
     ctx.strokeStyle = "#555";
     ctx.strokeRect(x0, top, w, h);
@@ -120,7 +160,7 @@ function onStart({ detail }) {
   setState(node, {
     steps: detail.steps, cells: new Array(detail.steps).fill(null), current: -1,
     switchStep: detail.switch_step, branches: 0, branchesFull: 0, seconds: null, relDiff: [],
-    done: false, updates: 0,
+    done: false, updates: 0, outcome: "running", message: "", lastStep: -1,
   });
 }
 
@@ -128,10 +168,11 @@ function onStep({ detail }) {
   const node = nodeFor(detail.node);
   const state = node?.properties?.[PROPERTY];
   if (!state || state.done) return;
-  for (const [step, full, kept] of detail.decisions) {
-    if (step < state.cells.length) state.cells[step] = full ? "full" : kept;
+  for (const [step, full, kept, refreshed] of detail.decisions) {
+    if (step < state.cells.length) state.cells[step] = cellOf(full, kept, refreshed);
   }
   state.current = detail.step;
+  state.lastStep = detail.step;
   state.branches = detail.branches;
   state.branchesFull = detail.branches_full_cfg;
   state.updates += 1;
@@ -142,9 +183,26 @@ function onLedger({ detail }) {
   const node = nodeFor(detail.node);
   if (!node) return;
   const previous = node.properties?.[PROPERTY];
-  const state = fromLedger(detail.ledger, detail.seconds, previous?.switchStep ?? null);
+  const state = fromLedger(detail.ledger, detail.seconds, previous?.switchStep ?? null, detail.outcome,
+    detail.message);
   state.updates = previous?.updates ?? 0;
   setState(node, state);
+}
+
+// ComfyUI's own events for a prompt that stopped: any strip still running ends there, whichever node
+// raised (the pack's ledger event, when it came first, has already said how far sampling got).
+function onStopped(outcome) {
+  return ({ detail }) => {
+    for (const node of app.graph?._nodes || []) {
+      const state = node.properties?.[PROPERTY];
+      if (!NODE_TYPES.has(node.type) || !state || state.done) continue;
+      state.done = true;
+      state.current = -1;
+      state.outcome = outcome;
+      state.message = detail?.exception_message || "";
+      setState(node, state);
+    }
+  };
 }
 
 app.registerExtension({
@@ -153,6 +211,8 @@ app.registerExtension({
     api.addEventListener("truncated_cfg.start", onStart);
     api.addEventListener("truncated_cfg.step", onStep);
     api.addEventListener("truncated_cfg.ledger", onLedger);
+    api.addEventListener("execution_interrupted", onStopped("interrupted"));
+    api.addEventListener("execution_error", onStopped("failed"));
   },
   async beforeRegisterNodeDef(nodeType, nodeData) {
     if (!NODE_TYPES.has(nodeData.name)) return;

@@ -1,0 +1,121 @@
+"""Build each example workflow's thumbnail from a real run of it in ComfyUI's frontend.
+
+The template browser shows a workflow's <name>.jpg at about 260 x 260 pixels. For each workflow this
+loads the published graph in the frontend, shrinks only its picture (64 px, one frame; the step
+count and every truncation setting stay), queues it on the small models of devtools/model_tree.py,
+waits for the truncation node's step strip to fill, and composes a square picture: the workflow's
+title and what the run saved above the node itself, drawn large.
+
+Run it on the current ComfyUI (its frontend draws what users see):
+
+usage: COMFYUI_PATH=/opt/ComfyUI python devtools/build_thumbnails.py     (needs playwright and chromium)
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from devtools.host import PACK_ROOT, import_host  # noqa: E402
+
+WORKFLOWS_DIR = PACK_ROOT / "workflows"
+WORK_DIR = PACK_ROOT / "out" / "comfy"
+SIDE = 512  # pixels; shown at about half that, so text stays sharp
+BACKGROUND = (32, 32, 32)
+
+PREPARE_JS = """async ([workflow, types]) => {
+    await window.app.loadGraphData(workflow);
+    const nodes = window.app.graph._nodes;
+    for (const node of nodes) {
+        for (const w of node.widgets || []) {
+            if (["width", "height"].includes(w.name) && node.type !== "TruncatedCFGWanA14BLoader") w.value = 64;
+            if (w.name === "length") w.value = 1;
+        }
+    }
+    return String(nodes.find((n) => types.includes(n.type)).id);
+}"""
+DONE_JS = ("(id) => { const n = window.app.graph.getNodeById(Number(id)) || window.app.graph.getNodeById(id); "
+           "return n.properties.truncated_cfg?.done === true && n.properties.truncated_cfg.outcome === 'finished'; }")
+FRAME_JS = """(id) => {
+    const canvas = window.app.canvas;
+    const node = window.app.graph.getNodeById(Number(id)) || window.app.graph.getNodeById(id);
+    const rect = canvas.canvas.getBoundingClientRect();
+    const scale = Math.min(1.9, (rect.width - 80) / node.size[0], (rect.height - 120) / (node.size[1] + 40));
+    canvas.ds.scale = scale;
+    canvas.ds.offset = [-node.pos[0] + 40 / scale, -node.pos[1] + 70 / scale];
+    canvas.setDirty(true, true);
+    const s = node.properties.truncated_cfg;
+    return {clip: {x: rect.left + 30, y: rect.top + 30, width: (node.size[0] + 20) * scale,
+                   height: (node.size[1] + 40) * scale},
+            steps: s.steps, branches: s.branches, full: s.branchesFull,
+            truncated: s.cells.filter((c) => c && c !== "full" && c !== "refresh").length};
+}"""
+CAPTION_JS = """([title, line]) => {
+    const card = document.createElement("div");
+    card.id = "tcfg-thumbnail-caption";
+    card.style.cssText = "position:fixed;left:0;top:0;z-index:100000;width:%dpx;padding:16px 20px;" +
+        "box-sizing:border-box;background:#202020;color:#eee;font-family:sans-serif";
+    card.innerHTML = `<div style="font-size:27px;font-weight:600;line-height:1.2">${title}</div>` +
+        `<div style="font-size:22px;margin-top:8px;color:#9fd3b5">${line}</div>`;
+    document.body.appendChild(card);
+}""" % SIDE
+
+
+def compose(caption_png: bytes, node_png: bytes):
+    """The caption above the node picture, on a square of SIDE pixels."""
+    from PIL import Image
+
+    caption = Image.open(io.BytesIO(caption_png)).convert("RGB")
+    node = Image.open(io.BytesIO(node_png)).convert("RGB")
+    room = (SIDE - 16, SIDE - caption.height - 12)
+    node.thumbnail(room, Image.LANCZOS)
+    square = Image.new("RGB", (SIDE, SIDE), BACKGROUND)
+    square.paste(caption, (0, 0))
+    square.paste(node, ((SIDE - node.width) // 2, caption.height + 6))
+    return square
+
+
+def main() -> int:
+    host, reason = import_host()
+    if host is None:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    from devtools import browser, model_tree
+    from devtools.comfy_server import ComfyServer
+    from devtools.workflow_specs import TITLES, TRUNCATING_TYPES, WORKFLOWS
+
+    why = browser.missing()
+    if why:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
+    model_tree.build(WORK_DIR / "models", WORK_DIR / "input")
+    server = ComfyServer(host, WORK_DIR).start()
+    try:
+        with browser.comfy_page(server.url, width=1400, height=1000) as page:
+            for name in WORKFLOWS:
+                workflow = json.loads((WORKFLOWS_DIR / f"{name}.json").read_text())
+                node_id = page.evaluate(PREPARE_JS, [workflow, list(TRUNCATING_TYPES)])
+                page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
+                page.wait_for_function(DONE_JS, arg=node_id, timeout=600_000)
+                frame = page.evaluate(FRAME_JS, node_id)
+                page.wait_for_timeout(500)
+                node_png = page.screenshot(type="png", clip=frame["clip"])
+                saved = 100 * (1 - frame["branches"] / frame["full"])
+                line = f"{frame['truncated']} of {frame['steps']} steps one model call · {saved:.0f}% fewer calls"
+                page.evaluate(CAPTION_JS, [TITLES[name], line])
+                caption_png = page.locator("#tcfg-thumbnail-caption").screenshot(type="png")
+                page.evaluate("() => document.getElementById('tcfg-thumbnail-caption').remove()")
+                compose(caption_png, node_png).save(WORKFLOWS_DIR / f"{name}.jpg", quality=90)
+                print(f"wrote workflows/{name}.jpg ({line})", flush=True)
+            if page.console_errors:
+                print("console errors:", *page.console_errors, sep="\n  ")
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
