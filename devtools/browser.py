@@ -73,7 +73,7 @@ BUILD_GRAPH_JS = """(spec) => {
     for (const n of spec.nodes) {
         const node = made[n.key];
         const size = node.computeSize();
-        node.setSize([Math.max(size[0], n.width || 0), size[1]]);
+        node.setSize([Math.max(size[0], n.node_width || 0), size[1]]);
     }
     graph.setDirtyCanvas(true, true);
     // Through JSON.stringify, as the frontend saves files: undefined fields are dropped, not sent as null.

@@ -4,7 +4,7 @@ The template browser shows a workflow's <name>.jpg at about 260 x 260 pixels. Fo
 loads the published graph in the frontend, shrinks only its picture (64 px, one frame; the step
 count and every truncation setting stay), queues it on the small models of devtools/model_tree.py,
 waits for the truncation node's step strip to fill, and composes a square picture: the workflow's
-title and what the run saved above the node itself, drawn large.
+title, what the run saved and its truncation settings, above the node's step strip drawn large.
 
 Run it on the current ComfyUI (its frontend draws what users see):
 
@@ -42,39 +42,53 @@ DONE_JS = ("(id) => { const n = window.app.graph.getNodeById(Number(id)) || wind
 FRAME_JS = """(id) => {
     const canvas = window.app.canvas;
     const node = window.app.graph.getNodeById(Number(id)) || window.app.graph.getNodeById(id);
+    const strip = node.widgets.find((w) => w.name === "truncated_cfg_strip");
     const rect = canvas.canvas.getBoundingClientRect();
-    const scale = Math.min(1.9, (rect.width - 80) / node.size[0], (rect.height - 120) / (node.size[1] + 40));
+    const scale = Math.min(3, (rect.width - 400) / node.size[0]);
+    // Away from the frontend's own overlays at the canvas edges (breadcrumbs, side bar, minimap).
     canvas.ds.scale = scale;
-    canvas.ds.offset = [-node.pos[0] + 40 / scale, -node.pos[1] + 70 / scale];
+    canvas.ds.offset = [-node.pos[0] + 200 / scale, -node.pos[1] - strip.last_y + 250 / scale];
     canvas.setDirty(true, true);
     const s = node.properties.truncated_cfg;
-    return {clip: {x: rect.left + 30, y: rect.top + 30, width: (node.size[0] + 20) * scale,
-                   height: (node.size[1] + 40) * scale},
+    return {clip: {x: rect.left + 200, y: rect.top + 250, width: node.size[0] * scale,
+                   height: (node.size[1] - strip.last_y) * scale},
             steps: s.steps, branches: s.branches, full: s.branchesFull,
             truncated: s.cells.filter((c) => c && c !== "full" && c !== "refresh").length};
 }"""
-CAPTION_JS = """([title, line]) => {
+CAPTION_JS = """([title, line, settings]) => {
     const card = document.createElement("div");
     card.id = "tcfg-thumbnail-caption";
-    card.style.cssText = "position:fixed;left:0;top:0;z-index:100000;width:%dpx;padding:16px 20px;" +
+    card.style.cssText = "position:fixed;left:0;top:0;z-index:100000;width:%dpx;padding:18px 20px 10px;" +
         "box-sizing:border-box;background:#202020;color:#eee;font-family:sans-serif";
-    card.innerHTML = `<div style="font-size:27px;font-weight:600;line-height:1.2">${title}</div>` +
-        `<div style="font-size:22px;margin-top:8px;color:#9fd3b5">${line}</div>`;
+    card.innerHTML = `<div style="font-size:30px;font-weight:600;line-height:1.2">${title}</div>` +
+        `<div style="font-size:25px;margin-top:12px;color:#9fd3b5">${line}</div>` +
+        `<div style="font-size:21px;margin-top:10px;color:#bbb">${settings}</div>`;
     document.body.appendChild(card);
 }""" % SIDE
+OFF = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "cfg_low_noise": 0.0, "sigma_low": 0.0, "sigma_high": 0.0,
+       "adaptive_threshold": 0.0, "cfg_every": 0, "reuse_refresh": 0.0, "adaptive_decay": 0.0}
 
 
-def compose(caption_png: bytes, node_png: bytes):
-    """The caption above the node picture, on a square of SIDE pixels."""
+def settings_line(name: str) -> str:
+    """The published truncation node's settings that are on, as a user reads them on the node."""
+    from devtools.workflow_runs import TRUNCATING_NODES, load_api
+
+    (inputs,) = [n["inputs"] for n in load_api(name).values() if n["class_type"] in TRUNCATING_NODES]
+    shown = [f"{key} {value}" for key, value in inputs.items()
+             if not isinstance(value, list) and key in OFF and value != OFF[key]]
+    return " · ".join([f"keep {inputs['keep']}"] + shown)
+
+
+def compose(caption_png: bytes, strip_png: bytes):
+    """The caption above the step strip, on a square of SIDE pixels."""
     from PIL import Image
 
     caption = Image.open(io.BytesIO(caption_png)).convert("RGB")
-    node = Image.open(io.BytesIO(node_png)).convert("RGB")
-    room = (SIDE - 16, SIDE - caption.height - 12)
-    node.thumbnail(room, Image.LANCZOS)
+    strip = Image.open(io.BytesIO(strip_png)).convert("RGB")
+    strip.thumbnail((SIDE - 16, SIDE - caption.height - 16), Image.LANCZOS)
     square = Image.new("RGB", (SIDE, SIDE), BACKGROUND)
     square.paste(caption, (0, 0))
-    square.paste(node, ((SIDE - node.width) // 2, caption.height + 6))
+    square.paste(strip, ((SIDE - strip.width) // 2, SIDE - strip.height - 12))
     return square
 
 
@@ -102,13 +116,13 @@ def main() -> int:
                 page.wait_for_function(DONE_JS, arg=node_id, timeout=600_000)
                 frame = page.evaluate(FRAME_JS, node_id)
                 page.wait_for_timeout(500)
-                node_png = page.screenshot(type="png", clip=frame["clip"])
+                strip_png = page.screenshot(type="png", clip=frame["clip"])
                 saved = 100 * (1 - frame["branches"] / frame["full"])
-                line = f"{frame['truncated']} of {frame['steps']} steps one model call · {saved:.0f}% fewer calls"
-                page.evaluate(CAPTION_JS, [TITLES[name], line])
+                line = f"{saved:.0f}% fewer model calls ({frame['truncated']} of {frame['steps']} steps one call)"
+                page.evaluate(CAPTION_JS, [TITLES[name], line, settings_line(name)])
                 caption_png = page.locator("#tcfg-thumbnail-caption").screenshot(type="png")
                 page.evaluate("() => document.getElementById('tcfg-thumbnail-caption').remove()")
-                compose(caption_png, node_png).save(WORKFLOWS_DIR / f"{name}.jpg", quality=90)
+                compose(caption_png, strip_png).save(WORKFLOWS_DIR / f"{name}.jpg", quality=90)
                 print(f"wrote workflows/{name}.jpg ({line})", flush=True)
             if page.console_errors:
                 print("console errors:", *page.console_errors, sep="\n  ")

@@ -21,16 +21,18 @@ TEST_CONDITIONING_NODE = '''
 import torch
 
 class TCFGTestWanConditioning:
+    """Random embeddings of Wan's text width; another width makes the model fail at its first call."""
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 2**31})}}
+        return {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 2**31}),
+                             "width": ("INT", {"default": 4096, "min": 1, "max": 8192})}}
     RETURN_TYPES = ("CONDITIONING",)
     FUNCTION = "make"
     CATEGORY = "testing"
 
-    def make(self, seed):
+    def make(self, seed, width=4096):
         g = torch.Generator().manual_seed(seed)
-        return ([[torch.randn(1, 8, 4096, generator=g), {}]],)
+        return ([[torch.randn(1, 8, width, generator=g), {}]],)
 
 class TCFGTestWait:
     """Holds the queue for a while, so that prompts queued behind it can be validated and withdrawn."""

@@ -23,10 +23,11 @@ COL = 360  # horizontal spacing of node columns
 STRIP_WIDTH = 330  # the truncation nodes are drawn wider than their widgets need, so their step strip reads
 
 
-def node(key, type_, column, row, width=None, **widgets):
+def node(key, type_, column, row, node_width=None, **widgets):
+    """A node at a grid place, with its widget values; ``node_width`` draws it wider than its widgets need."""
     spec = {"key": key, "type": type_, "pos": [40 + column * COL, 40 + row], "widgets": widgets}
-    if width is not None:
-        spec["width"] = width
+    if node_width is not None:
+        spec["node_width"] = node_width
     return spec
 
 
@@ -62,7 +63,7 @@ def lumina_front():
 def lumina2_t2i():
     nodes, links = lumina_front()
     # Lumina's README: guide the first quarter of 50 steps (cfg_trunc_ratio 0.25), renorm on.
-    nodes.append(node("guider", "TruncatedCFGGuider", 2, 0, width=STRIP_WIDTH, cfg=4.0, cfg_truncate_steps=0,
+    nodes.append(node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=4.0, cfg_truncate_steps=0,
                       cfg_trunc_ratio=0.25, keep="cond"))
     links += [("renorm", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
               ("negative", 0, "guider", "negative")]
@@ -74,8 +75,8 @@ def lumina2_t2i():
 def lumina2_t2i_ksampler():
     nodes, links = lumina_front()
     nodes += [
-        node("patch", "TruncatedCFGModelPatch", 2, 0, width=STRIP_WIDTH, cfg_truncate_steps=0, cfg_trunc_ratio=0.25,
-             keep="cond"),
+        node("patch", "TruncatedCFGModelPatch", 2, 0, node_width=STRIP_WIDTH, cfg_truncate_steps=0,
+             cfg_trunc_ratio=0.25, keep="cond"),
         node("ksampler", "KSampler", 3, 0, seed=SEED, control_after_generate="fixed", steps=50, cfg=4.0,
              sampler_name="euler", scheduler="simple", denoise=1.0),
         node("decode", "VAEDecode", 4, 0),
@@ -110,7 +111,7 @@ def wan22_t2v(guider=None, prefix="video/wan22_t2v_truncated_cfg"):
     guider = guider or dict(cfg_truncate_steps=5, cfg_trunc_ratio=1.0, keep="cond")
     nodes += [
         node("latent", "EmptyHunyuanLatentVideo", 0, 420, width=832, height=480, length=81, batch_size=1),
-        node("guider", "TruncatedCFGGuider", 2, 0, width=STRIP_WIDTH, cfg=4.0, cfg_low_noise=3.0, **guider),
+        node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=4.0, cfg_low_noise=3.0, **guider),
     ]
     links += [("loader", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
               ("negative", 0, "guider", "negative")]
@@ -131,7 +132,7 @@ def wan22_i2v():
     nodes += [
         node("image", "LoadImage", 0, 420, image=START_IMAGE),
         node("i2v", "WanImageToVideo", 2, 0, width=832, height=480, length=81, batch_size=1),
-        node("guider", "TruncatedCFGGuider", 2, 300, width=STRIP_WIDTH, cfg=3.5, cfg_truncate_steps=5,
+        node("guider", "TruncatedCFGGuider", 2, 300, node_width=STRIP_WIDTH, cfg=3.5, cfg_truncate_steps=5,
              cfg_trunc_ratio=1.0, keep="cond", cfg_low_noise=3.5),
     ]
     links += [("positive", 0, "i2v", "positive"), ("negative", 0, "i2v", "negative"), ("loader", 2, "i2v", "vae"),

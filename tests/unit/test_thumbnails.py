@@ -1,0 +1,64 @@
+"""The example workflows' thumbnails: square, and showing the step strip of a real run of their own settings."""
+import pytest
+
+from devtools.workflow_runs import TRUNCATING_NODES, load_api
+from devtools.workflow_specs import WORKFLOWS
+from sampling.policy import TruncationPolicy
+
+Image = pytest.importorskip("PIL.Image", reason="Pillow comes with matplotlib (requirements-test.txt)")
+
+SIDE = 512
+PALETTE = {"full": (61, 127, 214), "refresh": (142, 193, 255), "cond": (224, 145, 47), "uncond": (161, 85, 201),
+           "reuse": (47, 181, 143)}  # the step strip's colours (web/js/truncated_cfg.js)
+NEAR = 45  # JPEG moves colours a little
+
+
+def strip_kinds(path) -> dict[str, int]:
+    """Pixels of each strip colour along the picture row that has the most of them: the strip itself."""
+    picture = Image.open(path).convert("RGB")
+    width, height = picture.size
+    pixels = picture.load()
+    best: dict[str, int] = {}
+    for y in range(height):
+        counts = dict.fromkeys(PALETTE, 0)
+        for x in range(width):
+            r, g, b = pixels[x, y]
+            for kind, (pr, pg, pb) in PALETTE.items():
+                if abs(r - pr) + abs(g - pg) + abs(b - pb) < NEAR:
+                    counts[kind] += 1
+                    break
+        if sum(counts.values()) > sum(best.values()):
+            best = counts
+    return best
+
+
+def expected_full_steps(name: str) -> tuple[int, set[int]]:
+    """(steps, the numbers of full-CFG steps the published settings can give): the static rules' full steps,
+    and one more where reuse runs full CFG after a Wan expert switch that falls on a truncated step."""
+    prompt = load_api(name)
+    (inputs,) = [n["inputs"] for n in prompt.values() if n["class_type"] in TRUNCATING_NODES]
+    steps = next(n["inputs"]["steps"] for n in prompt.values() if n["class_type"] in ("BasicScheduler", "KSampler"))
+    policy = TruncationPolicy.from_inputs({k: v for k, v in inputs.items()
+                                          if not isinstance(v, list) and k not in ("cfg", "cfg_low_noise")})
+    schedule = [1.0 - i / steps for i in range(steps + 1)]
+    full = sum(1 for i in range(steps) if not policy.static_reasons(i, schedule))
+    experts = any(n["class_type"] == "TruncatedCFGWanA14BLoader" for n in prompt.values())
+    return steps, {full, full + 1} if experts and policy.reuses else {full}
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_thumbnail_is_a_square_showing_the_strip_of_the_workflows_own_settings(name):
+    from devtools.host import PACK_ROOT
+
+    path = PACK_ROOT / "workflows" / f"{name}.jpg"
+    assert Image.open(path).size == (SIDE, SIDE) and Image.open(path).format == "JPEG"
+    kinds = strip_kinds(path)
+    coloured = sum(kinds.values())
+    assert coloured > SIDE // 2, f"no step strip found in {path.name}: {kinds}"
+    steps, full_counts = expected_full_steps(name)
+    full_share = (kinds["full"] + kinds["refresh"]) / coloured
+    assert any(abs(full_share - full / steps) < 0.75 / steps for full in full_counts), (full_share, full_counts)
+    keep = [n["inputs"]["keep"] for n in load_api(name).values() if n["class_type"] in TRUNCATING_NODES][0]
+    truncated_kind = "reuse" if keep.startswith("reuse") else keep
+    assert kinds[truncated_kind] > 0 and all(kinds[k] == 0 for k in ("cond", "uncond", "reuse")
+                                             if k != truncated_kind)
