@@ -80,6 +80,16 @@ def truncated_guider(model, positive, negative, **policy):
     return TruncatedCFGGuider.execute(model, positive, negative, CFG, **inputs).result[0]
 
 
+def core_guider(model, positive, negative, cfg: float = CFG):
+    """Core's CFGGuider, as the CFGGuider node builds it."""
+    import comfy.samplers
+
+    guider = comfy.samplers.CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    return guider
+
+
 def custom_sampler(guider, sigmas, latent) -> None:
     """Core's SamplerCustomAdvanced node with euler."""
     import comfy.samplers
@@ -117,11 +127,8 @@ def variants(model, positive, negative, steps: int, lumina: bool):
             custom_sampler(make_guider(m), sigmas, latent)
         return run
 
-    def core_guider(m):
-        guider = comfy.samplers.CFGGuider(m)
-        guider.set_conds(positive, negative)
-        guider.set_cfg(CFG)
-        return guider
+    def core(m):
+        return core_guider(m, positive, negative)
 
     def ours(**policy):
         return lambda m: truncated_guider(m, positive, negative, **policy)
@@ -136,8 +143,8 @@ def variants(model, positive, negative, steps: int, lumina: bool):
 
     patched = TruncatedCFGModelPatch.execute(model, cfg_truncate_steps=half, cfg_trunc_ratio=1.0, keep="cond").result[0]
     out = {
-        "core CFGGuider": custom(core_guider),
-        "core CFGGuider, again": custom(core_guider),
+        "core CFGGuider": custom(core),
+        "core CFGGuider, again": custom(core),
         "ours, every rule off": custom(ours()),
         f"ours, last {half}": custom(ours(cfg_truncate_steps=half)),
         "ours, ratio 0.5": custom(ours(cfg_trunc_ratio=0.5)),
@@ -151,7 +158,7 @@ def variants(model, positive, negative, steps: int, lumina: bool):
     }
     # Core RenormCFG: cfg_trunc 0.5 stops guiding below sigma 0.5 but both branches still run.
     renormed = RenormCFG.execute(model, 0.5, 1.0).result[0]
-    out["core RenormCFG, cfg_trunc 0.5"] = custom(core_guider, renormed)
+    out["core RenormCFG, cfg_trunc 0.5"] = custom(core, renormed)
     if lumina:
         ours_renorm = TruncatedCFGRenorm.execute(model, 1.0, "lumina").result[0]
         out["ours, CFG Renorm + sigma > 0.5"] = custom(ours(sigma_low=0.5), ours_renorm)
