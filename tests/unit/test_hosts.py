@@ -79,3 +79,12 @@ def test_an_older_host_gets_one_warning_and_a_supported_one_none(caplog, version
     else:
         oldest = ".".join(map(str, OLDEST_SUPPORTED))
         assert len(warnings) == 1 and f"older than {oldest}" in warnings[0] and "update ComfyUI" in warnings[0]
+
+
+def test_the_registry_metadata_names_the_oldest_supported_comfyui():
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+    from devtools.host import PACK_ROOT
+
+    meta = tomllib.loads((PACK_ROOT / "pyproject.toml").read_text())
+    assert meta["tool"]["comfy"]["requires-comfyui"] == ">=" + ".".join(map(str, OLDEST_SUPPORTED))
+    assert meta["project"]["dependencies"] == []  # ComfyUI provides torch; Manager would reinstall it
