@@ -93,3 +93,33 @@ def page_on_new_server(host, base):
             yield page
     finally:
         server.stop()
+
+
+class Unavailable(RuntimeError):
+    """No ComfyUI host, or no browser, for a builder script: the message says which."""
+
+
+@contextlib.contextmanager
+def page_on_demo_models(width: int = 1600, height: int = 900):
+    """For the builder scripts: ComfyUI with the pack on out/comfy/'s small model tree, and a page on it;
+    the page's console errors are printed at the end."""
+    from devtools import model_tree
+    from devtools.comfy_server import ComfyServer
+    from devtools.host import PACK_ROOT, import_host
+
+    host, reason = import_host()
+    if host is None:
+        raise Unavailable(reason)
+    if missing():
+        raise Unavailable(missing())
+    work = PACK_ROOT / "out" / "comfy"
+    model_tree.build(work / "models", work / "input")
+    server = ComfyServer(host, work).start()
+    try:
+        with comfy_page(server.url, width, height) as page:
+            page.server = server
+            yield page
+            if page.console_errors:
+                print("console errors:", *page.console_errors, sep="\n  ")
+    finally:
+        server.stop()

@@ -19,10 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devtools.host import PACK_ROOT, import_host  # noqa: E402
+from devtools.host import PACK_ROOT  # noqa: E402
 
 WORKFLOWS_DIR = PACK_ROOT / "workflows"
-WORK_DIR = PACK_ROOT / "out" / "comfy"
 SIDE = 512  # pixels; shown at about half that, so text stays sharp
 BACKGROUND = (32, 32, 32)
 
@@ -93,22 +92,11 @@ def compose(caption_png: bytes, strip_png: bytes):
 
 
 def main() -> int:
-    host, reason = import_host()
-    if host is None:
-        print(f"error: {reason}", file=sys.stderr)
-        return 2
-    from devtools import browser, model_tree
-    from devtools.comfy_server import ComfyServer
+    from devtools import browser
     from devtools.workflow_specs import TITLES, TRUNCATING_TYPES, WORKFLOWS
 
-    why = browser.missing()
-    if why:
-        print(f"error: {why}", file=sys.stderr)
-        return 2
-    model_tree.build(WORK_DIR / "models", WORK_DIR / "input")
-    server = ComfyServer(host, WORK_DIR).start()
     try:
-        with browser.comfy_page(server.url, width=1400, height=1000) as page:
+        with browser.page_on_demo_models(width=1400, height=1000) as page:
             for name in WORKFLOWS:
                 workflow = json.loads((WORKFLOWS_DIR / f"{name}.json").read_text())
                 node_id = page.evaluate(PREPARE_JS, [workflow, list(TRUNCATING_TYPES)])
@@ -124,10 +112,9 @@ def main() -> int:
                 page.evaluate("() => document.getElementById('tcfg-thumbnail-caption').remove()")
                 compose(caption_png, strip_png).save(WORKFLOWS_DIR / f"{name}.jpg", quality=90)
                 print(f"wrote workflows/{name}.jpg ({line})", flush=True)
-            if page.console_errors:
-                print("console errors:", *page.console_errors, sep="\n  ")
-    finally:
-        server.stop()
+    except browser.Unavailable as why:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
     return 0
 
 

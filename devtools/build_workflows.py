@@ -15,29 +15,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devtools.host import PACK_ROOT, import_host  # noqa: E402
+from devtools.host import PACK_ROOT  # noqa: E402
 
 WORKFLOWS_DIR = PACK_ROOT / "workflows"
-WORK_DIR = PACK_ROOT / "out" / "comfy"
 
 
 def main() -> int:
-    host, reason = import_host()
-    if host is None:
-        print(f"error: {reason}", file=sys.stderr)
-        return 2
-    from devtools import browser, model_tree
-    from devtools.comfy_server import ComfyServer
+    from devtools import browser
     from devtools.workflow_specs import WORKFLOWS
 
-    why = browser.missing()
-    if why:
-        print(f"error: {why}", file=sys.stderr)
-        return 2
-    model_tree.build(WORK_DIR / "models", WORK_DIR / "input")
-    server = ComfyServer(host, WORK_DIR).start()
     try:
-        with browser.comfy_page(server.url) as page:
+        with browser.page_on_demo_models() as page:
             (WORKFLOWS_DIR / "api").mkdir(parents=True, exist_ok=True)
             for name, make in WORKFLOWS.items():
                 nodes, links = make()
@@ -47,10 +35,9 @@ def main() -> int:
                 (WORKFLOWS_DIR / "api" / f"{name}.json").write_text(
                     json.dumps(api, indent=2, ensure_ascii=False) + "\n")
                 print(f"wrote workflows/{name}.json and workflows/api/{name}.json")
-            if page.console_errors:
-                print("console errors:", *page.console_errors, sep="\n  ")
-    finally:
-        server.stop()
+    except browser.Unavailable as why:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -147,7 +147,8 @@ class TruncationController:
             run, decision, guider, model_options.get("sampler_calc_cond_batch_function"))
         if scale == guider.cfg:
             return executor(x, timestep, options, seed)
-        # A truncated step is ComfyUI's cfg = 1 step: hooks (CFG Renorm among them) see cond_scale 1.
+        # A step keeping one prediction is ComfyUI's cfg = 1 step, so hooks (CFG Renorm among them) see
+        # cond_scale 1; a call on the low-noise expert is guided at cfg_low_noise.
         with guidance_scale(guider, scale):
             return executor(x, timestep, options, seed)
 

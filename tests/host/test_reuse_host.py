@@ -11,7 +11,6 @@ from sampling_support import (CFG, STEPS, CfgSpy, core_guider, count_rows, sampl
                               schedule, truncated_guider)
 
 from devtools.checkpoints import wan_conditioning  # noqa: E402
-from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
 from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
 
@@ -155,21 +154,3 @@ def test_a_run_that_dies_while_reusing_leaves_no_guidance_behind(wan_model, wan_
     fresh = truncated_guider(wan_model, wan_conds, keep="reuse", cfg_every=2)
     assert torch.equal(sample_custom_advanced(guider, "euler", 1, sigmas),
                        sample_custom_advanced(fresh, "euler", 1, sigmas))
-
-
-@pytest.mark.parametrize("bad, message", [
-    (dict(cfg_every=-1), "cfg_every must be 0"),
-    (dict(reuse_refresh=-0.5, keep="reuse"), "reuse_refresh must be 0"),
-    (dict(reuse_refresh=float("nan"), keep="reuse"), "reuse_refresh is NaN"),
-    (dict(reuse_refresh=0.2, keep="cond"), "reuse_refresh refreshes reused guidance: it needs keep = reuse"),
-    (dict(adaptive_decay=1.0), r"adaptive_decay must be in \[0, 1\)"),
-    (dict(adaptive_decay=float("nan")), "adaptive_decay is NaN"),
-    (dict(keep="reused"), "keep must be one of cond, uncond, reuse, reuse_extrapolated"),
-])
-def test_bad_reuse_input_fails_at_the_node_with_the_input_named(wan_model, wan_conds, bad, message):
-    settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
-    settings.update(bad)
-    with pytest.raises(ValueError, match=message):
-        TruncatedCFGGuider.execute(wan_model, wan_conds[0], wan_conds[1], CFG, **settings)
-    with pytest.raises(ValueError, match=message):
-        TruncatedCFGModelPatch.execute(wan_model, **settings)

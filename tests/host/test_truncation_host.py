@@ -208,7 +208,14 @@ def test_more_truncated_steps_than_the_schedule_is_said_once(wan_model, wan_cond
     (dict(cfg_truncate_steps=-2), "cfg_truncate_steps must be 0"),
     (dict(cfg_trunc_ratio=1.5), r"cfg_trunc_ratio must be in \[0, 1\]"),
     (dict(sigma_low=0.9, sigma_high=0.5), "sigma window is inverted"),
-    (dict(keep="both"), "keep must be one of cond, uncond"),
+    (dict(keep="both"), "keep must be one of cond, uncond, reuse, reuse_extrapolated"),
+    (dict(cfg_every=-1), "cfg_every must be 0"),
+    (dict(reuse_refresh=-0.5, keep="reuse"), "reuse_refresh must be 0"),
+    (dict(reuse_refresh=float("nan"), keep="reuse"), "reuse_refresh is NaN"),
+    (dict(reuse_refresh=0.2, keep="cond"), "reuse_refresh refreshes reused guidance: it needs keep = reuse"),
+    (dict(adaptive_decay=1.0), r"adaptive_decay must be in \[0, 1\)"),
+    (dict(adaptive_decay=float("nan")), "adaptive_decay is NaN"),
+    (dict(sigma_low="low"), "sigma_low must be a number, got 'low'"),
 ])
 def test_bad_input_fails_at_the_node_with_the_input_named(wan_model, wan_conds, bad, message):
     settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
