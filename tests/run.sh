@@ -9,11 +9,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source devtools/python.sh
 
-unit=() hosted=() options=()
+unit=() hosted=() options=() takes_value=""
 for arg in "$@"; do
   path=${arg%%::*}
   path=${path%/}
-  if [[ $arg != -* && -e $path ]]; then
+  if [[ -z $takes_value && $arg != -* && -e $path ]]; then
     case $path in
       tests) unit+=(tests/unit); hosted+=(tests/host tests/browser) ;;
       tests/unit|tests/unit/*) unit+=("$arg") ;;
@@ -22,6 +22,11 @@ for arg in "$@"; do
   else
     options+=("$arg")
   fi
+  # The value of a pytest option is never a test path, even where it names one (-k, --ignore, ...).
+  case $arg in
+    -k|-m|-p|-o|-c|-W|--deselect|--ignore|--ignore-glob|--rootdir|--basetemp|--junitxml|--maxfail|--tb) takes_value=1 ;;
+    *) takes_value="" ;;
+  esac
 done
 if (( ${#unit[@]} == 0 && ${#hosted[@]} == 0 )); then
   unit=(tests/unit) hosted=(tests/host tests/browser)
