@@ -21,11 +21,11 @@ def pareto_front(rows: Sequence[Mapping], measures=BY_ACCURACY) -> list[Mapping]
 
 
 def most_saved(rows: Sequence[Mapping]) -> list[Mapping]:
-    """The rows saving the most calls, the most accurate first."""
+    """The rows saving the most calls, the most accurate first, then the least drift."""
     if not rows:
         return []
     most = max(r["calls_saved"] for r in rows)
-    return sorted((r for r in rows if r["calls_saved"] == most), key=lambda r: -r["accuracy"])
+    return sorted((r for r in rows if r["calls_saved"] == most), key=lambda r: (-r["accuracy"], r.get("drift", 0.0)))
 
 
 def best_within(rows: Sequence[Mapping], reference_accuracy: float, tolerance: float = 0.01) -> list[Mapping]:

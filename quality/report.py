@@ -87,15 +87,16 @@ def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: floa
     ref = reference_row(rows)
     fig, (ax, ax_drift, ax_fd) = plt.subplots(1, 3, figsize=(17, 5.5), dpi=100,
                                               gridspec_kw={"width_ratios": [3, 3, 2]})
+    colours = plt.get_cmap("tab20").colors  # one colour per family: the default cycle repeats after ten
     for i, family in enumerate(FAMILIES):
-        marker = MARKERS[i % len(MARKERS)]
+        style = {"marker": MARKERS[i % len(MARKERS)], "color": colours[(2 * i) % 20 + (2 * i) // 20], "alpha": 0.85}
         members = [r for r in rows if r["family"] == family]
         if members:
             saved = [100 * r["calls_saved"] for r in members]
-            ax.scatter(saved, [r["accuracy"] for r in members], label=family, marker=marker, s=36, alpha=0.85)
+            ax.scatter(saved, [r["accuracy"] for r in members], label=family, s=36, **style)
             shown = [(x, r["drift"]) for x, r in zip(saved, members, strict=True) if r["drift"] > 0]
-            ax_drift.scatter([x for x, _ in shown], [d for _, d in shown], marker=marker, s=36, alpha=0.85)
-            ax_fd.scatter(saved, [r["frechet"] for r in members], marker=marker, s=30, alpha=0.85)
+            ax_drift.scatter([x for x, _ in shown], [d for _, d in shown], s=36, **style)
+            ax_fd.scatter(saved, [r["frechet"] for r in members], s=30, **style)
     front = pareto_front(rows, BY_ACCURACY)
     ax.plot([100 * r["calls_saved"] for r in front], [r["accuracy"] for r in front], color="0.3", lw=1,
             zorder=0, label="Pareto front")
@@ -104,17 +105,19 @@ def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: floa
     for r in picks(rows, tolerance):
         groups.setdefault((r["calls_saved"], r["accuracy"]), []).append(r["label"])
     for i, ((saved, accuracy), labels) in enumerate(groups.items()):
-        ax.annotate(", ".join(labels), (100 * saved, accuracy), textcoords="offset points", xytext=(8, -14 - 12 * i),
-                    fontsize=8, arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
+        text = ", ".join(labels[:2]) + (f" (+{len(labels) - 2} more)" if len(labels) > 2 else "")
+        ax.annotate(text, (100 * saved, accuracy), textcoords="offset points", xytext=(-8, -16 - 12 * i),
+                    ha="right", fontsize=8, arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
     drift_front = [r for r in pareto_front(rows, BY_DRIFT) if r["drift"] > 0]
     ax_drift.plot([100 * r["calls_saved"] for r in drift_front], [r["drift"] for r in drift_front], color="0.3",
                   lw=1, zorder=0)
     ax_drift.axhline(SAME_PICTURE_DRIFT, color="0.5", ls="--", lw=1)
     ax_drift.annotate(f"drift {SAME_PICTURE_DRIFT}", (1, SAME_PICTURE_DRIFT), textcoords="offset points",
                       xytext=(0, 4), fontsize=8, color="0.4")
-    for r in same_picture_picks(rows):
+    for i, r in enumerate(same_picture_picks(rows)):
         ax_drift.annotate(r["label"], (100 * r["calls_saved"], r["drift"]), textcoords="offset points",
-                          xytext=(8, -14), fontsize=8, arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
+                          xytext=(-8, -16 - 12 * i), ha="right", fontsize=8,
+                          arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
     ax.set_xlabel("model calls saved vs full CFG (%)")
     ax.set_ylabel("class accuracy (judge; higher is better)")
     ax.set_title(title, fontsize=10)
