@@ -25,6 +25,7 @@ sys.path.insert(0, str(PACK_ROOT))
 from devtools.host import start_script  # noqa: E402
 
 EXPERT_BOUNDARY = 0.875  # Wan 2.2 T2V's: with 20 simple steps the low-noise expert takes over at step 3
+LONG_RUN = ("uni_pc", 40)  # the Wan workflows' sampler and step count
 CACHE_DIR = PACK_ROOT / "out" / "quality"
 
 
@@ -42,6 +43,8 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--no-experts", action="store_true", help="skip the two-expert section")
+    parser.add_argument("--no-long-run", action="store_true",
+                        help=f"skip the reuse settings at {LONG_RUN[1]} {LONG_RUN[0]} steps")
     parser.add_argument("--out-dir", type=Path, default=PACK_ROOT / "docs")
     args = parser.parse_args(argv)
     if args.per_class < 2:
@@ -64,6 +67,17 @@ def expert_settings():
                          Setting(family, f"every {k}, {keep}, cond after the switch",
                                  {"cfg_every": k, "keep": keep, "expert_switch": "cond"})]
     return settings
+
+
+def long_run_settings(steps: int):
+    """Reuse at the Wan workflows' step count: every 8 (the example workflow's) and every 16."""
+    from quality.settings import EVERY_COND, FULL, REUSE, REUSE_EXTRAPOLATED, Setting
+
+    return [Setting(FULL, "full CFG"), Setting(EVERY_COND, "every 8, keep cond", {"cfg_every": 8}),
+            Setting(REUSE, "every 8, reuse", {"cfg_every": 8, "keep": "reuse"}),
+            Setting(REUSE_EXTRAPOLATED, "every 8, reuse_extrapolated", {"cfg_every": 8, "keep": "reuse_extrapolated"}),
+            Setting(REUSE_EXTRAPOLATED, f"every {steps // 2.5:.0f}, reuse_extrapolated",
+                    {"cfg_every": int(steps // 2.5), "keep": "reuse_extrapolated"})]
 
 
 def sampler_section(sampler: str, rows, plot_name: str) -> list[str]:
@@ -89,7 +103,7 @@ def sampler_section(sampler: str, rows, plot_name: str) -> list[str]:
     return lines
 
 
-def report_text(sections: dict, experts, config, judge, command: str, seconds: float) -> str:
+def report_text(sections: dict, experts, long_run, config, judge, command: str, seconds: float) -> str:
     import torch
 
     from quality.report import markdown_table
@@ -116,6 +130,10 @@ def report_text(sections: dict, experts, config, judge, command: str, seconds: f
     ]
     for i, (sampler, rows) in enumerate(sections.items()):
         lines += sampler_section(sampler, rows, plot_name(i, sampler))
+    if long_run:
+        lines += [f"## Reuse at the Wan workflows' step count ({LONG_RUN[1]} {LONG_RUN[0]} steps)", "",
+                  "The harness's grid runs 20 steps; the example Wan workflows run 40 UniPC steps, where a full-CFG "
+                  "step every 8 steps is twice as dense per noise level.", "", markdown_table(long_run), ""]
     if experts:
         lines += [f"## Reused guidance at a Wan expert switch ({next(iter(sections))})", "",
                   "The digits model as the high-noise expert and the same training with seed 1 as the low-noise "
@@ -151,6 +169,11 @@ def main(argv=None) -> int:
     for sampler in args.samplers:
         print(f"== {sampler}", flush=True)
         sections[sampler] = run_sweep(sweep_settings(base.steps), replace(base, sampler=sampler), args.weights, judge)
+    long_run = []
+    if not args.no_long_run:
+        print(f"== {LONG_RUN[1]} {LONG_RUN[0]} steps", flush=True)
+        long_config = replace(base, sampler=LONG_RUN[0], steps=LONG_RUN[1])
+        long_run = run_sweep(long_run_settings(LONG_RUN[1]), long_config, args.weights, judge)
     experts = []
     if not args.no_experts:
         print("== two experts", flush=True)
@@ -159,8 +182,9 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "quality.json").write_text(json.dumps(
-        {"config": {**base.__dict__, "samplers": args.samplers}, "samplers": sections, "experts": experts}, indent=1))
-    (args.out_dir / "quality.md").write_text(report_text(sections, experts, base, judge, command, seconds))
+        {"config": {**base.__dict__, "samplers": args.samplers}, "samplers": sections, "long_run": long_run,
+         "experts": experts}, indent=1))
+    (args.out_dir / "quality.md").write_text(report_text(sections, experts, long_run, base, judge, command, seconds))
     for i, (sampler, rows) in enumerate(sections.items()):
         plot_pareto(rows, args.out_dir / plot_name(i, sampler),
                     f"digits, {base.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples")

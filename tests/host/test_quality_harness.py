@@ -101,10 +101,10 @@ def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_pat
     import quality_digits
 
     assert quality_digits.main(["--per-class", "2", "--steps", "4", "--samplers", "euler,uni_pc", "--no-experts",
-                                "--out-dir", str(tmp_path)]) == 0
+                                "--no-long-run", "--out-dir", str(tmp_path)]) == 0
     text = (tmp_path / "quality.md").read_text()
     results = json.loads((tmp_path / "quality.json").read_text())
-    assert list(results["samplers"]) == ["euler", "uni_pc"] and results["experts"] == []
+    assert list(results["samplers"]) == ["euler", "uni_pc"] and results["experts"] == results["long_run"] == []
     for rows in results["samplers"].values():
         assert [r["label"] for r in rows] == [s.label for s in sweep_settings(4)]
         assert rows[0]["drift"] == 0.0 and all(r["drift"] >= 0.0 for r in rows)
