@@ -126,13 +126,14 @@ class TruncationRun:
 
     def _measure(self, decision: StepDecision, x, cond_x0, uncond_x0) -> None:
         cond, uncond = x - cond_x0, x - uncond_x0  # ratios within one call: the factor sigma cancels
-        if decision.step not in self._diagnostics:
-            self._diagnostics[decision.step] = (relative_difference(cond, uncond), agreement(cond, uncond))
+        agree = agreement(cond, uncond)
+        if decision.step not in self._diagnostics:  # the step's first call is the one the ledger shows
+            self._diagnostics[decision.step] = (relative_difference(cond, uncond), agree)
         if not self.policy.adaptive or self.ledger.adaptive_latched_at is not None:
             return
         latch = False
         if self.policy.adaptive_threshold > 0.0:
-            latch = bool((self._diagnostics[decision.step][1] >= self.policy.adaptive_threshold).all())
+            latch = bool((agree >= self.policy.adaptive_threshold).all())
         if self.policy.adaptive_decay > 0.0:
             # Compared across steps on the predicted picture (x - x0), where guidance's effect fades as
             # sampling ends; a flow model's velocity difference itself barely shrinks.
