@@ -24,8 +24,9 @@ class TCFGTestWanConditioning:
     """Random embeddings of Wan's text width; another width makes the model fail at its first call."""
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 2**31}),
-                             "width": ("INT", {"default": 4096, "min": 1, "max": 8192})}}
+        # width is optional: graphs written before it existed (and most tests) leave it out.
+        return {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 2**31})},
+                "optional": {"width": ("INT", {"default": 4096, "min": 1, "max": 8192})}}
     RETURN_TYPES = ("CONDITIONING",)
     FUNCTION = "make"
     CATEGORY = "testing"
@@ -145,6 +146,19 @@ class ComfyServer:
         self.post("/queue", {"delete": queued})
         self.wait_for(blocker["prompt_id"])
         return answers
+
+    def wait_until_idle(self, seconds: float = 300) -> None:
+        """Until nothing is running or pending: ComfyUI writes a prompt's history after its last node, which
+        is later than the pack's last event about it."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            queue = self.get("/queue")
+            if not queue["queue_running"] and not queue["queue_pending"]:
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited while running:\n{self.log_text()}")
+            time.sleep(0.3)
+        raise TimeoutError(f"the queue did not empty in {seconds} s")
 
     def wait_for(self, prompt_id: str, seconds: float = 300) -> dict:
         deadline = time.monotonic() + seconds

@@ -91,16 +91,19 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
     # only when that network computes (a two-expert model's outer forward also wraps the low-noise calls).
     hooks = [network.patch_embedding.register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
              for network in networks(patched)]
+    # Without autograd, as ComfyUI's executor runs every node: otherwise whether the samples carry a graph
+    # depends on the host and on what ran before in the process.
     try:
-        out = SamplerCustomAdvanced().sample(Noise_RandomNoise(config.seed), guider,
-                                             comfy.samplers.sampler_object(config.sampler), sigmas, latent)
+        with torch.inference_mode():
+            out = SamplerCustomAdvanced().sample(Noise_RandomNoise(config.seed), guider,
+                                                 comfy.samplers.sampler_object(config.sampler), sigmas, latent)
+            # The sampler hands back ComfyUI's latent space; the model (and the picture) live behind process_in.
+            model_space = patched.model.process_latent_in(out[0]["samples"])
     finally:
         for hook in hooks:
             hook.remove()
     ledger = guider.controller.last_ledger
     truncated = tuple(s.index for s in ledger.steps if s.full is False) if ledger is not None else ()
-    # The sampler hands back ComfyUI's latent space; the model (and the picture) live behind process_in.
-    model_space = patched.model.process_latent_in(out[0]["samples"])
     return digits_data.from_model_space(model_space), sum(rows), truncated
 
 

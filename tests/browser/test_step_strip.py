@@ -95,6 +95,7 @@ def test_the_chart_has_one_point_per_full_step(finished):
 
 def test_the_strip_survives_switching_workflows_without_a_rerun(page, finished):
     node_id, state, _ = finished
+    page.server.wait_until_idle()
     history_before = len(page.server.get("/history"))
     saved = page.evaluate("() => JSON.stringify(window.app.graph.serialize())")
     (guider,) = [n for n in json.loads(saved)["nodes"] if str(n["id"]) == str(node_id)]
