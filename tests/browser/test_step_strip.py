@@ -109,15 +109,19 @@ def test_the_strip_survives_switching_workflows_without_a_rerun(page, finished):
 
 def test_a_screenshot_of_the_node_after_the_run(page, finished):
     node_id, _, _ = finished
+    # The node in the middle of the canvas: newer frontends lay their sidebar and tabs over its edges.
     box = page.evaluate("""(id) => {
         const canvas = window.app.canvas;
         const node = window.app.graph.getNodeById(id);
-        canvas.ds.scale = 1.4;
-        canvas.ds.offset = [-node.pos[0] + 30, -node.pos[1] + 50];
-        canvas.setDirty(true, true);
+        const scale = 1.3, title = 40, margin = 10;
         const rect = canvas.canvas.getBoundingClientRect();
-        return { x: rect.left + 20, y: rect.top + 10, width: (node.size[0] + 20) * 1.4,
-                 height: (node.size[1] + 50) * 1.4 };
+        canvas.ds.scale = scale;
+        canvas.ds.offset = [rect.width / 2 / scale - node.pos[0] - node.size[0] / 2,
+                            rect.height / 2 / scale - node.pos[1] - node.size[1] / 2];
+        canvas.setDirty(true, true);
+        return { x: rect.left + rect.width / 2 - (node.size[0] / 2 + margin) * scale,
+                 y: rect.top + rect.height / 2 - (node.size[1] / 2 + title) * scale,
+                 width: (node.size[0] + 2 * margin) * scale, height: (node.size[1] + title + margin) * scale };
     }""", node_id)
     page.wait_for_timeout(400)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
