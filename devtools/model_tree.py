@@ -36,7 +36,8 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
     unets, te, vae = models / "diffusion_models", models / "text_encoders", models / "vae"
     checkpoints.save_lumina2(unets / LUMINA_UNET, layers=1)
     for seed, ((task, _), name) in enumerate(WAN_EXPERTS.items(), start=20):
-        checkpoints.save_wan(unets / name, dim=128, layers=2, seed=seed, in_dim=36 if task == "i2v" else 16)
+        # Wide enough that a skipped branch saves model time, not only overhead (the main job times it).
+        checkpoints.save_wan(unets / name, dim=512, layers=2, seed=seed, in_dim=36 if task == "i2v" else 16)
     for name in (GEMMA, UMT5):
         checkpoints.save_state_dict(te / name, {MARKER: torch.zeros(1)})
     checkpoints.save_state_dict(vae / FLUX_VAE, checkpoints.flux_vae_state_dict())
