@@ -1,8 +1,8 @@
 """A user's models/ tree with the file names the example workflows use, built small.
 
 Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2 model
-one layer deep at full width, the Wan experts 128 wide); text encoders are stand-in files (see
-stand_in_text_encoder.py). Built once per folder; a finished tree is reused.
+one layer deep at full width, the Wan experts 512 wide, 2 layers); text encoders are stand-in files
+(see stand_in_text_encoder.py). Built once per folder; a finished tree of the same kind is reused.
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ UMT5 = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
 WAN_VAE = "wan_2.1_vae.safetensors"
 START_IMAGE = "example.png"
 DONE = ".built"
+# What the marker holds: change it whenever build() writes other models, so older trees are rebuilt.
+KIND = "wan experts 512 x 2\n"
 
 
 def build(models: Path, input_dir: Path | None = None) -> Path:
@@ -31,7 +33,7 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
     from devtools.stand_in_text_encoder import MARKER
 
     models = Path(models)
-    if (models / DONE).exists():
+    if (models / DONE).exists() and (models / DONE).read_text() == KIND:
         return models
     unets, te, vae = models / "diffusion_models", models / "text_encoders", models / "vae"
     checkpoints.save_lumina2(unets / LUMINA_UNET, layers=1)
@@ -44,7 +46,7 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
     checkpoints.save_state_dict(vae / WAN_VAE, checkpoints.wan21_vae_state_dict())
     if input_dir is not None:
         write_start_image(Path(input_dir) / START_IMAGE)
-    (models / DONE).write_text("complete\n")
+    (models / DONE).write_text(KIND)
     return models
 
 
