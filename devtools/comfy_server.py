@@ -147,26 +147,28 @@ class ComfyServer:
         self.wait_for(blocker["prompt_id"])
         return answers
 
+    def poll(self, answer, seconds: float, waiting_for: str):
+        """``answer()`` every 0.3 s until it is not None, and return it; fails if ComfyUI exits or time runs out."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = answer()
+            if found is not None:
+                return found
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited while running:\n{self.log_text()}")
+            time.sleep(0.3)
+        raise TimeoutError(f"{waiting_for} did not happen in {seconds} s")
+
     def wait_until_idle(self, seconds: float = 300) -> None:
         """Until nothing is running or pending: ComfyUI writes a prompt's history after its last node, which
         is later than the pack's last event about it."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        def idle():
             queue = self.get("/queue")
-            if not queue["queue_running"] and not queue["queue_pending"]:
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ComfyUI exited while running:\n{self.log_text()}")
-            time.sleep(0.3)
-        raise TimeoutError(f"the queue did not empty in {seconds} s")
+            return True if not queue["queue_running"] and not queue["queue_pending"] else None
+        self.poll(idle, seconds, "the queue emptying")
 
     def wait_for(self, prompt_id: str, seconds: float = 300) -> dict:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            history = self.get(f"/history/{prompt_id}")
-            if prompt_id in history and history[prompt_id].get("status", {}).get("completed") is not None:
-                return history[prompt_id]
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ComfyUI exited while running:\n{self.log_text()}")
-            time.sleep(0.3)
-        raise TimeoutError(f"prompt {prompt_id} did not finish in {seconds} s")
+        def finished():
+            entry = self.get(f"/history/{prompt_id}").get(prompt_id)
+            return entry if entry is not None and entry.get("status", {}).get("completed") is not None else None
+        return self.poll(finished, seconds, f"prompt {prompt_id} finishing")
