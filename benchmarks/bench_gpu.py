@@ -343,7 +343,7 @@ def report(args, device_name: str, versions: str, rows, per_layer, experts, seco
              "imported as a library, so ComfyUI's classic VRAM management (main.py's dynamic VRAM is not "
              "started). Each variant warmed, then timed once in the same run. Ratios are against core CFGGuider "
              "on the same model and latent; absolute seconds are this device's.", "",
-             "| model | latent | layers | variant | branch evals | s / step | s / run | wall ratio | forward bound | "
+             "| model | latent | layers | variant | model calls | s / step | s / run | wall ratio | forward bound | "
              "peak GB |", "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['model']} | {r['latent']} | {r['layers']} | {r['variant']} | {r['rows']} / {r['full_rows']} | "
               f"{r['per_step']:.3f} | {r['per_run']:.2f} | {r['ratio']:.3f} | {r['bound']:.3f} | {gb(r['peak_gb'])} |"

@@ -5,7 +5,7 @@ detection fixes; random weights, so speed only) and each latent size (small imag
 the variants run interleaved round by round and the median is kept; within a round each variant
 runs twice back to back and the second run is timed (on ComfyUI 0.33 the first sampling after
 another model patcher costs extra, which would otherwise land on whichever variant follows). Per
-variant: batch rows the diffusion model ran (branch evaluations), the wall-time ratio against
+variant: batch rows the diffusion model ran (model calls), the wall-time ratio against
 core's CFGGuider, the forward-pass bound (measured forward time, variant / CFGGuider): the most a
 variant can save is the forward passes it skips, and the spread of its timed rounds. Baselines on
 the same model in the same run: core CFGGuider (twice, as two variants: the "again" row's ratio is
@@ -49,6 +49,16 @@ SPEED_NOTE = (
     "2-core CPU), so read each row's wall ratio against its own bound. Core RenormCFG reads "
     "`diffusion_model.in_channels`, which only Lumina's NextDiT has: on Wan it fails, and the table says so.")
 WAN_SIZES = {"Wan dim 128 x 1": (128, 1), "Wan dim 512 x 2": (512, 2), "Wan dim 1024 x 2": (1024, 2)}
+# Core's step caches at the settings the pack recommends with them (README), each against core CFGGuider with
+# the same cache; on the Wan models from dim 512 up, the short video.
+CACHES = {"LazyCache": 0.3, "EasyCache": 0.3}
+CACHE_MODELS = ("Wan dim 512 x 2", "Wan dim 1024 x 2")
+CACHE_LATENT = "short video (1024 tokens)"
+CACHE_NOTE = (
+    "Each cache's rows are against core CFGGuider with the same cache node on the same model (start 0.15, end "
+    "0.95, its other defaults): what the pack adds to a graph that already caches. Model calls are the batch "
+    "rows the network computed (counted at its first layer); the forward bound includes the calls a cache "
+    "answered inside the forward (EasyCache), which cost a sliver of a computed one.")
 
 
 @dataclass
@@ -110,9 +120,18 @@ def split_ksamplers(first_model, second_model, first_cfg, second_cfg, steps, spl
                                     negative, first, split, 10000, "disable")
 
 
+def custom_run(make_guider, model, steps: int):
+    """A run of SamplerCustomAdvanced over ``steps`` simple steps with the guider ``make_guider(model)``."""
+    import comfy.samplers
+
+    def run(latent):
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", steps)
+        custom_sampler(make_guider(model), sigmas, latent)
+    return run
+
+
 def variants(model, positive, negative, steps: int, lumina: bool):
     """name -> a function sampling once (returns nothing); the same policies on every model."""
-    import comfy.samplers
     import nodes
     from comfy_extras.nodes_lumina2 import RenormCFG
 
@@ -122,10 +141,7 @@ def variants(model, positive, negative, steps: int, lumina: bool):
     half = steps // 2
 
     def custom(make_guider, m=model):
-        def run(latent):
-            sigmas = comfy.samplers.calculate_sigmas(m.get_model_object("model_sampling"), "simple", steps)
-            custom_sampler(make_guider(m), sigmas, latent)
-        return run
+        return custom_run(make_guider, m, steps)
 
     def core(m):
         return core_guider(m, positive, negative)
@@ -165,6 +181,25 @@ def variants(model, positive, negative, steps: int, lumina: bool):
     return out
 
 
+def cache_variants(model, positive, negative, steps: int, cache: str) -> dict:
+    """Core CFGGuider with the cache node, and the pack's guider on the same cached model, both ways."""
+    from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
+
+    node = {"LazyCache": LazyCacheNode, "EasyCache": EasyCacheNode}[cache]
+    cached = node.execute(model, CACHES[cache], 0.15, 0.95, False).result[0]
+    label = f"{cache} {CACHES[cache]}"
+    policy = dict(cfg_every=4, keep="reuse_extrapolated")
+    return {
+        f"core CFGGuider + {label}": custom_run(lambda m: core_guider(m, positive, negative), cached, steps),
+        f"ours, every 4, reuse_extrapolated, coordinate + {label}": custom_run(
+            lambda m: truncated_guider(m, positive, negative, step_cache="coordinate", **policy), cached, steps),
+        f"ours, every 4, reuse_extrapolated, independent + {label}": custom_run(
+            lambda m: truncated_guider(m, positive, negative, step_cache="independent", **policy), cached, steps),
+        f"ours, every 4, reuse_extrapolated (no cache) vs {label}": custom_run(
+            lambda m: truncated_guider(m, positive, negative, **policy), model, steps),
+    }
+
+
 def measure(model, runs: dict, latent: dict, rounds: int) -> dict[str, Measure]:
     from bench_truncation import ForwardTimer
 
@@ -191,7 +226,8 @@ def measure(model, runs: dict, latent: dict, rounds: int) -> dict[str, Measure]:
 
 
 def table_rows(model_name: str, latent_name: str, results: dict[str, Measure]) -> list[dict]:
-    ref = results["core CFGGuider"]
+    """One row per variant, against the first variant (core CFGGuider, with the cache of the cache rows)."""
+    ref = next(iter(results.values()))
     wall0, fwd0 = statistics.median(ref.wall), statistics.median(ref.forward)
     rows = []
     for name, m in results.items():
@@ -210,7 +246,7 @@ def spread(values: list) -> float:
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["| model | latent | variant | branch evals | wall s | wall ratio | forward bound | gap | spread |",
+    lines = ["| model | latent | variant | model calls | wall s | wall ratio | forward bound | gap | spread |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r["error"]:
@@ -318,6 +354,7 @@ def main(argv=None) -> int:
     version = running_version() or "unknown"
     started = time.perf_counter()
     rows: list[dict] = []
+    cache_rows: list[dict] = []
     latents = dict(list(LATENTS.items())[:1]) if args.quick else LATENTS
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -332,6 +369,13 @@ def main(argv=None) -> int:
                 new = table_rows(model_name, latent_name, results)
                 print(format_rows(new).split("\n", 2)[2], flush=True)
                 rows += new
+                if (model_name in CACHE_MODELS and latent_name == CACHE_LATENT) or args.quick:
+                    for cache in CACHES:
+                        runs = cache_variants(model, positive, negative, args.steps, cache)
+                        results = measure(model, runs, {"samples": torch.zeros(shape)}, args.rounds)
+                        new = table_rows(model_name, latent_name, results)
+                        print(format_rows(new).split("\n", 2)[2], flush=True)
+                        cache_rows += new
             comfy.model_management.unload_all_models()
             del model
         experts = expert_comparison(tmp, args.steps, args.rounds)
@@ -343,6 +387,7 @@ def main(argv=None) -> int:
                      for r in experts]
     print(header)
     print(format_rows(rows))
+    print(format_rows(cache_rows))
     print("\n".join(expert_lines))
     if not args.no_write:
         args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -351,6 +396,7 @@ def main(argv=None) -> int:
         text = [f"# Speed on ComfyUI {version}: every policy against ComfyUI's own ways", "",
                 f"Run: `{command}`: {header}.", "", SPEED_NOTE, "",
                 f"![wall ratio vs forward bound]({name}.png)", "", format_rows(rows), "",
+                "## With a step cache on the model", "", CACHE_NOTE, "", format_rows(cache_rows), "",
                 f"## Wan A14B, two experts (dim 512 x 2 each, 256 tokens; boundary 0.875: low-noise from step "
                 f"{experts[0]['split']})", "", "\n".join(expert_lines), ""]
         (args.out_dir / f"{name}.md").write_text("\n".join(text))

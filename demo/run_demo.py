@@ -3,7 +3,7 @@
 Builds (or reuses, under out/comfy/) a small models/ tree with the file names of the example
 workflows, starts ComfyUI with the pack, and runs every example workflow with full CFG on every
 step and as published (truncated or reusing guidance), interleaved over rounds after a warm-up.
-Prints, per run, steps, truncated and reused steps, branch evaluations, the whole graph's time and
+Prints, per run, steps, truncated and reused steps, model calls, the whole graph's time and
 the sampling's alone, and the savings; the images and videos land in out/comfy/output/.
 
 The models are real ComfyUI architectures with random weights and the text encoders are stand-ins
@@ -99,7 +99,7 @@ def print_table(results: dict, args, host: Path) -> None:
     print(f"\n{args.steps} steps; Lumina 2 at {args.side} px, Wan at {args.wan_side} px x {args.wan_frames} frames; "
           f"ComfyUI {host_version(host)} at {host}; small random-weight models on this machine; best of "
           f"{args.rounds} interleaved rounds\n")
-    header = (f"{'workflow':36} {'run':10} {'steps':>5} {'trunc':>5} {'reused':>6} {'branches':>9} {'graph s':>8} "
+    header = (f"{'workflow':36} {'run':10} {'steps':>5} {'trunc':>5} {'reused':>6} {'model calls':>11} {'graph s':>8} "
               f"{'sampling s':>10} {'saved':>6} {'sampling time':>13}")
     print(header)
     print("-" * len(header))
@@ -113,7 +113,7 @@ def print_table(results: dict, args, host: Path) -> None:
             if spread > NOISY:
                 noisy.append(f"{name} ({spread:.0%})")
         print(f"{name:36} {label:10} {best.steps:>5} {best.truncated:>5} {best.reused:>6} "
-              f"{best.branches:>4} / {best.branches_full:<3} {best.seconds:8.2f} {best.sampling_seconds:10.2f} "
+              f"{best.model_calls:>6} / {best.model_calls_full:<3} {best.seconds:8.2f} {best.sampling_seconds:10.2f} "
               f"{best.saved_percent:5.1f}% {best.sampling_seconds / full_best:13.2f}")
     print("\ngraph s: the whole prompt as ComfyUI's executor timed it (text encoding, sampling, VAE decoding, "
           "saving; the models were loaded by the warm-up). sampling s: the sampler node alone, as the pack timed "
@@ -153,7 +153,7 @@ def digits_run(steps: int, per_class: int = 20) -> None:
     for setting in settings:
         row, images = measure(model, setting, config, judge, reference)
         reference = images if reference is None else reference
-        print(f"{setting.label:30} {row['calls']:13.1f} {row['calls_saved']:6.1%} {row['accuracy']:9.3f} "
+        print(f"{setting.label:30} {row['model_calls']:13.1f} {row['model_calls_saved']:6.1%} {row['accuracy']:9.3f} "
               f"{row['drift']:7.4f} {row['frechet']:8.2f}")
         grid[f"{setting.label}: accuracy {row['accuracy']:.3f}, drift {row['drift']:.3f}"] = (images, labels)
     print("\ndrift: mean |pixel - full CFG's pixel| / 16 from the same noise (0 = full CFG's digits)")

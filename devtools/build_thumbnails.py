@@ -51,8 +51,9 @@ FRAME_JS = """(id) => {
     const s = node.properties.truncated_cfg;
     return {clip: {x: rect.left + 200, y: rect.top + 250, width: node.size[0] * scale,
                    height: (node.size[1] - strip.last_y) * scale},
-            steps: s.steps, branches: s.branches, full: s.branchesFull,
-            truncated: s.cells.filter((c) => c && c !== "full" && c !== "refresh").length};
+            steps: s.steps, modelCalls: s.modelCalls, full: s.modelCallsFull,
+            oneCall: s.cells.filter((c) => ["cond", "uncond", "reuse"].includes(c)).length,
+            cached: s.cells.filter((c) => c === "cache").length};
 }"""
 CAPTION_JS = """([title, line, settings]) => {
     const card = document.createElement("div");
@@ -64,6 +65,7 @@ CAPTION_JS = """([title, line, settings]) => {
         `<div style="font-size:21px;margin-top:10px;color:#bbb">${settings}</div>`;
     document.body.appendChild(card);
 }""" % SIDE
+STEP_CACHES = ("LazyCache", "EasyCache")
 OFF = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "cfg_low_noise": 0.0, "sigma_low": 0.0, "sigma_high": 0.0,
        "adaptive_threshold": 0.0, "cfg_every": 0, "reuse_refresh": 0.0, "adaptive_decay": 0.0}
 
@@ -72,10 +74,13 @@ def settings_line(name: str) -> str:
     """The published truncation node's settings that are on, as a user reads them on the node."""
     from devtools.workflow_runs import TRUNCATING_NODES, load_api
 
-    (inputs,) = [n["inputs"] for n in load_api(name).values() if n["class_type"] in TRUNCATING_NODES]
+    prompt = load_api(name)
+    (inputs,) = [n["inputs"] for n in prompt.values() if n["class_type"] in TRUNCATING_NODES]
     shown = [f"{key} {value}" for key, value in inputs.items()
              if not isinstance(value, list) and key in OFF and value != OFF[key]]
-    return " · ".join([f"keep {inputs['keep']}"] + shown)
+    caches = [f"{n['class_type']} {n['inputs']['reuse_threshold']}" for n in prompt.values()
+              if n["class_type"] in STEP_CACHES]
+    return " · ".join([f"keep {inputs['keep']}"] + shown + caches)
 
 
 def compose(caption_png: bytes, strip_png: bytes):
@@ -105,8 +110,10 @@ def main() -> int:
                 frame = page.evaluate(FRAME_JS, node_id)
                 page.wait_for_timeout(500)
                 strip_png = page.screenshot(type="png", clip=frame["clip"])
-                saved = 100 * (1 - frame["branches"] / frame["full"])
-                line = f"{saved:.0f}% fewer model calls ({frame['truncated']} of {frame['steps']} steps one call)"
+                saved = 100 * (1 - frame["modelCalls"] / frame["full"])
+                cached = f", {frame['cached']} from the cache" if frame["cached"] else ""
+                line = (f"{saved:.0f}% fewer model calls ({frame['oneCall']} of {frame['steps']} steps one call"
+                        f"{cached})")
                 page.evaluate(CAPTION_JS, [TITLES[name], line, settings_line(name)])
                 caption_png = page.locator("#tcfg-thumbnail-caption").screenshot(type="png")
                 page.evaluate("() => document.getElementById('tcfg-thumbnail-caption').remove()")

@@ -15,9 +15,9 @@ from pathlib import Path
 from devtools.host import PACK_ROOT
 
 API_DIR = PACK_ROOT / "workflows" / "api"
-SUMMARY = re.compile(r"\[Truncated CFG\] (\d+) steps, (\d+) truncated, branch evaluations (\d+) / (\d+) "
-                     r"\(([\d.]+) % saved\)(?:, guidance reused on (\d+) steps, refreshed on (\d+))?; "
-                     r"sampling ([\d.]+) s")
+SUMMARY = re.compile(r"\[Truncated CFG\] (\d+) steps, (\d+) truncated, model calls (\d+) / (\d+) "
+                     r"\(([\d.]+) % saved\)(?:, guidance reused on (\d+) steps, refreshed on (\d+))?"
+                     r"(?:, (\d+) model calls from a step cache \((\d+) whole steps\))?; sampling ([\d.]+) s")
 TRUNCATING_NODES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
 
 
@@ -59,11 +59,13 @@ class RunResult:
     outputs: list[str]  # files written, relative to the server's output folder
     steps: int
     truncated: int
-    branches: int
-    branches_full: int
+    model_calls: int  # branches the network ran
+    model_calls_full: int  # what full CFG would have run
     saved_percent: float
     reused: int  # truncated steps that reused guidance (keep = reuse)
     refreshed: int
+    model_calls_cached: int  # branches a step cache answered
+    cached_steps: int  # steps a step cache answered whole
     sampling_seconds: float  # the sampler alone, as the pack timed it
 
 
@@ -81,6 +83,7 @@ def run(server, prompt: dict, timeout: float = 600) -> RunResult:
     found = SUMMARY.findall(server.log_text()[log_start:])
     if not found:
         raise RuntimeError("the run logged no Truncated CFG summary")
-    steps, truncated, branches, full, saved, reused, refreshed, sampling = found[-1]
-    return RunResult(history["status"]["status_str"], seconds, outputs, int(steps), int(truncated), int(branches),
-                     int(full), float(saved), int(reused or 0), int(refreshed or 0), float(sampling))
+    steps, truncated, model_calls, full, saved, reused, refreshed, cached, cached_steps, sampling = found[-1]
+    return RunResult(history["status"]["status_str"], seconds, outputs, int(steps), int(truncated), int(model_calls),
+                     int(full), float(saved), int(reused or 0), int(refreshed or 0), int(cached or 0),
+                     int(cached_steps or 0), float(sampling))

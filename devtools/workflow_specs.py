@@ -105,7 +105,8 @@ def video_tail(column, prefix):
         [("decode", 0, "video", "images"), ("video", 0, "save", "video")]
 
 
-def wan22_t2v(guider=None, prefix="video/wan22_t2v_truncated_cfg"):
+def wan22_t2v(guider=None, prefix="video/wan22_t2v_truncated_cfg", cache=None):
+    """``cache``: the widgets of a core LazyCache node between the loader and the guider (None: no cache)."""
     nodes, links = wan_front("t2v")
     # Wan 2.2 T2V official: 40 UniPC steps, cfg 4.0 high / 3.0 low; the Wan write-up's last 5 truncated.
     guider = guider or dict(cfg_truncate_steps=5, cfg_trunc_ratio=1.0, keep="cond")
@@ -113,7 +114,12 @@ def wan22_t2v(guider=None, prefix="video/wan22_t2v_truncated_cfg"):
         node("latent", "EmptyHunyuanLatentVideo", 0, 420, width=832, height=480, length=81, batch_size=1),
         node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=4.0, cfg_low_noise=3.0, **guider),
     ]
-    links += [("loader", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
+    model = "loader"
+    if cache is not None:
+        nodes.append(node("cache", "LazyCache", 1, 560, **cache))
+        links.append(("loader", 0, "cache", "model"))
+        model = "cache"
+    links += [(model, 0, "guider", "model"), ("positive", 0, "guider", "positive"),
               ("negative", 0, "guider", "negative")]
     tail, tail_links = custom_sampler_tail(3, ("latent", 0), "uni_pc", 40, "loader")
     video, video_links = video_tail(5, prefix)
@@ -125,6 +131,14 @@ def wan22_t2v_reuse():
     # (extrapolated) between; the first step after the expert switch runs full CFG.
     return wan22_t2v(dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="reuse_extrapolated", cfg_every=8),
                      "video/wan22_t2v_reuse_cfg")
+
+
+def wan22_t2v_reuse_cache():
+    # The README's recommendation with a step cache: the reuse workflow's guider coordinating with core
+    # LazyCache, which answers the calls between full-CFG steps (docs/quality.md, "With a step cache").
+    return wan22_t2v(dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="reuse_extrapolated", cfg_every=8,
+                          step_cache="coordinate"), "video/wan22_t2v_reuse_cache",
+                     cache=dict(reuse_threshold=0.3, start_percent=0.15, end_percent=0.95, verbose=False))
 
 
 def wan22_i2v():
@@ -150,6 +164,7 @@ TITLES = {
     "wan22_t2v_a14b_truncated_cfg": "Wan 2.2 A14B · text to video · last 5 steps truncated",
     "wan22_i2v_a14b_truncated_cfg": "Wan 2.2 A14B · image to video · last 5 steps truncated",
     "wan22_t2v_a14b_reuse_cfg": "Wan 2.2 A14B · text to video · guidance reused",
+    "wan22_t2v_a14b_reuse_cache": "Wan 2.2 A14B · text to video · reused + LazyCache",
 }
 TRUNCATING_TYPES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
 
@@ -159,4 +174,5 @@ WORKFLOWS = {
     "wan22_t2v_a14b_truncated_cfg": wan22_t2v,
     "wan22_i2v_a14b_truncated_cfg": wan22_i2v,
     "wan22_t2v_a14b_reuse_cfg": wan22_t2v_reuse,
+    "wan22_t2v_a14b_reuse_cache": wan22_t2v_reuse_cache,
 }

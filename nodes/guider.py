@@ -4,8 +4,9 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from .policy_inputs import node_id_of, patched_clone, policy_inputs, read_policy
-from .truncation import TruncationController
+from ..sampling.policy import TruncationPolicy
+from .policy_inputs import policy_inputs
+from .truncation import TruncationController, node_id_of, patch_model
 
 
 class TruncatedGuider(comfy.samplers.CFGGuider):
@@ -42,7 +43,7 @@ class TruncatedCFGGuider(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, cfg: float, **policy) -> io.NodeOutput:
         """``policy``: the inputs of policy_inputs(), by name."""
-        patched, controller = patched_clone(model, *read_policy(policy), node_id_of(cls))
+        patched, controller = patch_model(model, TruncationPolicy.from_inputs(policy), node_id_of(cls))
         guider = TruncatedGuider(patched, controller)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .policy_inputs import node_id_of, patched_clone, policy_inputs, read_policy
+from ..sampling.policy import TruncationPolicy
+from .policy_inputs import policy_inputs
+from .truncation import node_id_of, patch_model
 
 
 class TruncatedCFGModelPatch(io.ComfyNode):
@@ -26,5 +28,5 @@ class TruncatedCFGModelPatch(io.ComfyNode):
     @classmethod
     def execute(cls, model, **policy) -> io.NodeOutput:
         """``policy``: the inputs of policy_inputs(), by name."""
-        patched, _ = patched_clone(model, *read_policy(policy), node_id_of(cls))
+        patched, _ = patch_model(model, TruncationPolicy.from_inputs(policy), node_id_of(cls))
         return io.NodeOutput(patched)

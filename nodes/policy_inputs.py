@@ -1,26 +1,19 @@
 """The truncation inputs shared by the guider and the model patch, with their tooltips.
 
-Both nodes hand every input of this list on by name, as one dict, so a new rule or keep mode
-touches this file and ``sampling/`` only. New inputs go at the end: saved workflows store widget
-values by position.
+Both nodes hand every input of this list on by name, as one dict, to ``TruncationPolicy.from_inputs``,
+so a new rule is its field and test in ``sampling/policy.py`` (or ``run.py`` for one decided at run
+time) and its declaration here; a new keep mode also needs its colour in the step strip
+(``web/js/truncated_cfg.js``). New inputs go at the end: saved workflows store widget values by position.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from comfy_api.latest import io
 
-from ..sampling.policy import KEEP_CHOICES, KEEP_COND, TruncationPolicy
-from .truncation import TruncationController
+from ..sampling.policy import CACHE_COORDINATE, KEEP_CHOICES, KEEP_COND, STEP_CACHE_CHOICES
 
 STEP_LOCAL = ("Counted within the sigmas of the sampler node that runs it: with KSamplerAdvanced "
               "start/end steps, SplitSigmas or denoise < 1 the count is local to that part; use the "
               "sigma window for a split-proof rule.")
-
-
-def node_id_of(node_class) -> Optional[str]:
-    """The graph node being executed (V3 hidden UNIQUE_ID); None when execute is called directly."""
-    return node_class.hidden.unique_id if node_class.hidden is not None else None
 
 
 def policy_inputs() -> list:
@@ -83,27 +76,11 @@ def policy_inputs() -> list:
                      "than this fraction of the most it moved it earlier in the run (|cond - uncond| of the "
                      "denoised predictions, against its own peak), every later step runs one branch. 0 = off; "
                      "0.3 = stop guiding once guidance has lost 70 % of its peak effect. Resets every run.")),
+        io.Combo.Input(
+            "step_cache", options=list(STEP_CACHE_CHOICES), default=CACHE_COORDINATE, optional=True,
+            tooltip=("With a step cache on the model (ComfyUI's EasyCache or LazyCache node, before or after this "
+                     "one). coordinate: every full-CFG step runs at the network, so guidance is always measured "
+                     "fresh and reuse never takes it from a cached output; the cache skips the steps in between. "
+                     "independent: the cache decides alone (full steps it skips keep the previous guidance). "
+                     "Does nothing without a step cache.")),
     ]
-
-
-def read_policy(inputs: dict) -> tuple[TruncationPolicy, float]:
-    """(policy, cfg_low_noise) from the inputs of policy_inputs() by name; bad values raise ValueError naming them."""
-    inputs = dict(inputs)
-    cfg_low_noise = inputs.pop("cfg_low_noise", 0.0)
-    try:
-        cfg_low_noise = float(cfg_low_noise)
-    except (TypeError, ValueError):
-        raise ValueError(f"cfg_low_noise must be a number, got {cfg_low_noise!r}") from None
-    return TruncationPolicy.from_inputs(inputs), cfg_low_noise
-
-
-def patched_clone(model, policy: TruncationPolicy, cfg_low_noise: float = 0.0, node_id: Optional[str] = None):
-    """(clone of ``model`` carrying the policy, its controller).
-
-    The controller validates cfg_low_noise before anything is cloned, so bad input raises
-    ValueError naming the input and its range.
-    """
-    controller = TruncationController(policy, float(cfg_low_noise), node_id)
-    patched = model.clone()
-    controller.install(patched)
-    return patched, controller

@@ -1,44 +1,52 @@
 """Plugs a truncation policy into ComfyUI's sampling path.
 
-Two wrappers on the model patcher do all of it, so the same code serves the GUIDER node and the
-MODEL patch (KSampler, KSamplerAdvanced, SamplerCustom and SamplerCustomAdvanced all build a
-``CFGGuider``):
+Three wrappers on the model patcher, so the same code serves the GUIDER node and the MODEL patch
+(KSampler, KSamplerAdvanced, SamplerCustom and SamplerCustomAdvanced all build a ``CFGGuider``):
 
 - OUTER_SAMPLE opens a ``TruncationRun`` for the schedule of this sampler node, puts it into the
   run's transformer_options, and files the finished ledger.
-- PREDICT_NOISE decides the call's step and hands ``sampling_function`` a calc-cond-batch
-  function that evaluates only the branch the decision needs. A truncated step that keeps one
-  prediction then runs at cfg 1, as ComfyUI's own cfg = 1 step, except that every hook sees the
-  kept prediction in both slots instead of ComfyUI's zero placeholder. A reuse step runs at the
-  normal scale on the pair (cond, cond minus the reused difference).
+- PREDICT_NOISE asks the run for the call's plan (``sampling/plan.py``) and applies it: the plan's
+  guidance scale, and a calc-cond-batch function that evaluates the plan's branches and hands the
+  sampler the two slots the run fills. For the run it is the outermost PREDICT_NOISE wrapper, so a
+  call that a step cache further in answers (core LazyCache) is still planned, and counted as
+  answered by the cache.
+- DIFFUSION_MODEL, the innermost wrapper for the run, notes the branches that reach the network,
+  so a branch a step cache further out answers (core EasyCache) is counted as answered, not as run.
 
-The wrappers always call on down the chain, so other PREDICT_NOISE wrappers (LazyCache) keep
-working, and a call they short-circuit is never counted as run.
+With a step cache on the model (``step_cache.py``) and ``step_cache = coordinate``, a full-CFG call
+asks the cache to compute it, so guidance is only ever learnt from, and applied with, predictions the
+network made at that step; the cache serves the calls in between.
 """
 from __future__ import annotations
 
 import collections
 import contextlib
 import logging
-import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import comfy.model_management
 import comfy.patcher_extension
 import comfy.samplers
 
-from ..sampling.experts import LOW_NOISE
-from ..sampling.policy import KEEP_COND, KEEP_REUSE, KEEP_UNCOND, TruncationPolicy
-from ..sampling.run import StepDecision, TruncationRun
-from .experts import experts_of
+from ..sampling.plan import BOTH, NEGATIVE, POSITIVE, kept_branch
+from ..sampling.policy import CACHE_COORDINATE, CACHE_INDEPENDENT, TruncationPolicy
+from ..sampling.run import NODE_REUSE, ReuseOptions, TruncationRun
+from .expert_routing import experts_of
+from .step_cache import forward_caches_of, step_cache_of
 from .ui_events import RunReporter
 
-WRAPPER_KEY = "truncated_cfg"
-RUN_KEY = "truncated_cfg_run"
+# The wrapper types the pack installs; ComfyUI nests them in this order, outermost first.
+OUTER_SAMPLE = comfy.patcher_extension.WrappersMP.OUTER_SAMPLE
+PREDICT_NOISE = comfy.patcher_extension.WrappersMP.PREDICT_NOISE
+DIFFUSION_MODEL = comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL
+PATCH_KEY = "truncated_cfg"  # the wrappers' key and the controller's attachment on the model patcher
+RUN_KEY = "truncated_cfg_run"  # the run in the sampling run's transformer_options
 LOG_PREFIX = "[Truncated CFG]"
 HISTORY_LENGTH = 16
+# ComfyUI's cond_or_uncond marks each chunk of a network call: 0 the positive prompt, 1 the negative.
+BRANCH_OF_CHUNK = {0: POSITIVE, 1: NEGATIVE}
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +62,24 @@ class ActiveRun:
     """What one sampling run carries in its transformer_options."""
     run: TruncationRun
     reporter: Optional[RunReporter]
+    reached: set = field(default_factory=set)  # branches of the call under way that reached the network
+    network_seen: bool = False  # the network wrapper fired in this run: its count can be trusted
+
+    def ran_and_served(self, asked: tuple) -> tuple[tuple, tuple]:
+        """(branches the network ran, branches something between the pack's wrappers answered) of ``asked``.
+
+        Until the network wrapper has fired once, nothing is taken as answered: a model whose forward
+        does not pass through ComfyUI's DIFFUSION_MODEL wrappers never shows it (and no step cache
+        answers a run's first call).
+        """
+        if not self.network_seen:
+            return asked, ()
+        return (tuple(b for b in asked if b in self.reached), tuple(b for b in asked if b not in self.reached))
 
 
 @contextlib.contextmanager
 def guidance_scale(guider, scale: float):
-    """CFGGuider.predict_noise reads its scale from ``guider.cfg``; the chain below us must see ours."""
+    """CFGGuider.predict_noise reads its scale from ``guider.cfg`` (core's CFGOverride sets it the same way)."""
     original = guider.cfg
     guider.cfg = scale
     try:
@@ -68,19 +89,13 @@ def guidance_scale(guider, scale: float):
 
 
 class TruncationController:
-    """The policy a patched model or guider carries, and the ledgers of its finished runs.
+    """The policy a patched model or guider carries, and the ledgers of its finished runs."""
 
-    ``cfg_low_noise`` > 0 is the guidance scale of calls routed to the low-noise expert of a
-    two-expert model (Wan 2.2 t2v: 4.0 high, 3.0 low); it does nothing on other models.
-    """
-
-    def __init__(self, policy: TruncationPolicy, cfg_low_noise: float = 0.0, node_id: Optional[str] = None):
-        """``node_id``: the graph node to report live progress to (None: no reports)."""
-        if not cfg_low_noise >= 0.0:
-            raise ValueError(f"cfg_low_noise must be 0 (same as cfg) or more, got {cfg_low_noise}")
+    def __init__(self, policy: TruncationPolicy, node_id: Optional[str] = None, reuse: ReuseOptions = NODE_REUSE):
+        """``node_id``: the graph node to report live progress to (None: no reports). ``reuse``: see ReuseOptions."""
         self.policy = policy
-        self.cfg_low_noise = cfg_low_noise
         self.node_id = node_id
+        self.reuse = reuse
         self.history: collections.deque = collections.deque(maxlen=HISTORY_LENGTH)
 
     @property
@@ -89,13 +104,14 @@ class TruncationController:
 
     def install(self, model_patcher) -> None:
         """Attach to ``model_patcher`` (a clone), replacing an earlier Truncated CFG patch on it."""
-        types = (comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, comfy.patcher_extension.WrappersMP.PREDICT_NOISE)
-        if any(model_patcher.get_wrappers(t, WRAPPER_KEY) for t in types):
+        wrappers = {OUTER_SAMPLE: self._outer_sample, PREDICT_NOISE: self._predict_noise,
+                    DIFFUSION_MODEL: self._at_network}
+        if model_patcher.get_attachment(PATCH_KEY) is not None:
             log.warning("%s the model already carries a Truncated CFG policy; the new one replaces it", LOG_PREFIX)
-        for t in types:
-            model_patcher.remove_wrappers_with_key(t, WRAPPER_KEY)
-        model_patcher.add_wrapper_with_key(types[0], WRAPPER_KEY, self._outer_sample)
-        model_patcher.add_wrapper_with_key(types[1], WRAPPER_KEY, self._predict_noise)
+        for kind, wrapper in wrappers.items():
+            model_patcher.remove_wrappers_with_key(kind, PATCH_KEY)
+            model_patcher.add_wrapper_with_key(kind, PATCH_KEY, wrapper)
+        model_patcher.set_attachments(PATCH_KEY, self)
 
     def _outer_sample(self, executor, noise, latent_image, sampler, sigmas, *args, **kwargs):
         guider = executor.class_obj
@@ -104,13 +120,18 @@ class TruncationController:
                         LOG_PREFIX, type(guider).__name__)
             return executor(noise, latent_image, sampler, sigmas, *args, **kwargs)
         routing = experts_of(guider.model_patcher)
-        run = TruncationRun(self.policy, sigmas, boundary=None if routing is None else routing.boundary)
+        transformer_options = guider.model_options.setdefault("transformer_options", {})
+        cache = step_cache_of(transformer_options)
+        run = TruncationRun(self.policy, sigmas, boundary=None if routing is None else routing.boundary,
+                            reuse=self.reuse,
+                            coordinating=cache is not None and self.policy.step_cache == CACHE_COORDINATE)
+        self._check_caches(transformer_options, run, two_experts=routing is not None)
         for note in run.ledger.notes:
             log.warning("%s %s", LOG_PREFIX, note)
         reporter = None if self.node_id is None else RunReporter(self.node_id, run)
         if reporter is not None:
             reporter.start()
-        transformer_options = guider.model_options.setdefault("transformer_options", {})
+        nest_outermost_and_innermost(transformer_options.get("wrappers", {}))
         transformer_options[RUN_KEY] = ActiveRun(run, reporter)
         started = time.perf_counter()
         try:
@@ -131,69 +152,101 @@ class TruncationController:
             reporter.finish(ledger, seconds)
         return output
 
+    def _check_caches(self, transformer_options: dict, run: TruncationRun, two_experts: bool) -> None:
+        """Refuse what a step cache on the model cannot serve; warn where a forward cache re-serves old branches."""
+        cache = step_cache_of(transformer_options)
+        if (cache is not None and cache.serves_branches_it_never_ran and self.policy.step_cache == CACHE_INDEPENDENT
+                and self.policy.truncates_before_guiding(run.schedule)):
+            raise ValueError(
+                f"{cache.name} on this ComfyUI cannot skip a full-CFG step whose negative branch never ran, and "
+                f"these rules truncate the first steps (sigma_high = {self.policy.sigma_high}) before guiding any: "
+                f"set step_cache to {CACHE_COORDINATE}, set sigma_high to 0, or update ComfyUI")
+        if self.policy.resuming_rules(two_experts):
+            for name in forward_caches_of(transformer_options):
+                log.warning("%s %s is on this model: it can answer a full-CFG step's negative branch from several "
+                            "steps back (it keeps one cache per branch and skips both together), and guidance is "
+                            "then taken from that. With %s, prefer cfg_truncate_steps, cfg_trunc_ratio or sigma_low, "
+                            "or core EasyCache / LazyCache, which the pack coordinates with.", LOG_PREFIX, name,
+                            self.policy.resuming_rules(two_experts))
+
     def _predict_noise(self, executor, x, timestep, model_options, seed=None):
         guider = executor.class_obj
         active: Optional[ActiveRun] = model_options.get("transformer_options", {}).get(RUN_KEY)
         if active is None or not supports(guider):
             return executor(x, timestep, model_options, seed)
-        run = active.run
-        decision = run.decide(float(timestep.flatten()[0]))
-        low_noise_scale = decision.expert == LOW_NOISE and self.cfg_low_noise > 0.0
-        scale = (self.cfg_low_noise if low_noise_scale else guider.cfg) if decision.guided else 1.0
+        plan = active.run.plan(float(timestep.flatten()[0]), guider.cfg)
+        cache = step_cache_of(model_options.get("transformer_options", {}))
+        if cache is not None and active.run.held is not None:  # coordinating
+            watched = [c["uuid"] for c in guider.conds.get(kept_branch(self.policy.keep)) or () if "uuid" in c]
+            if watched:
+                cache.watch(watched[0])
+            if active.run.must_reach_network(plan):
+                cache.compute_next_call()
+        previous = model_options.get("sampler_calc_cond_batch_function")
+        evaluated = False
+
+        def calc_cond_batch(args):
+            nonlocal evaluated
+            evaluated = True
+            conds = args["conds"] if plan.full else [guider.conds.get(b) if plan.runs(b) else None for b in BOTH]
+            if not plan.full and not any(c is not None for c in conds):
+                raise ValueError(f"keep = {plan.keep} needs a {plan.branches[0]} conditioning; connect one or use "
+                                 "keep = cond")
+            asked = tuple(b for b, c in zip(BOTH, conds, strict=True) if c is not None)
+            active.reached.clear()
+            call = {**args, "conds": conds}
+            outputs = (previous(call) if previous is not None else
+                       comfy.samplers.calc_cond_batch(args["model"], conds, args["input"], args["sigma"],
+                                                      args["model_options"]))
+            ran, served = active.ran_and_served(asked)
+            return active.run.complete(plan, args["input"], args["sigma"], outputs, ran, served)
+
+        with guidance_scale(guider, plan.scale):
+            output = executor(x, timestep, {**model_options, "sampler_calc_cond_batch_function": calc_cond_batch},
+                              seed)
+        output = active.run.guided(plan, x, timestep, output, reached_the_guider=evaluated)
         if active.reporter is not None:
-            active.reporter.call(decision, branches_asked(decision, scale, model_options))
-        options = model_options.copy()
-        options["sampler_calc_cond_batch_function"] = self._calc_cond_batch(
-            run, decision, guider, model_options.get("sampler_calc_cond_batch_function"))
-        if scale == guider.cfg:
-            return executor(x, timestep, options, seed)
-        # A step keeping one prediction is ComfyUI's cfg = 1 step, so hooks (CFG Renorm among them) see
-        # cond_scale 1; a call on the low-noise expert is guided at cfg_low_noise.
-        with guidance_scale(guider, scale):
-            return executor(x, timestep, options, seed)
+            active.reporter.after_call(plan.step)
+        return output
 
     @staticmethod
-    def _calc_cond_batch(run: TruncationRun, decision: StepDecision, guider, previous):
-        def calc(args):
-            conds = args["conds"]
-            if not decision.full:
-                if decision.keep == KEEP_UNCOND:
-                    negative = guider.conds.get("negative")
-                    if negative is None:
-                        raise ValueError("keep = uncond needs a negative conditioning; connect one or use keep = cond")
-                    conds = [None, negative]
-                else:
-                    conds = [guider.conds.get("positive"), None]
-            if previous is not None:
-                out = previous({**args, "conds": conds})
-            else:
-                out = comfy.samplers.calc_cond_batch(args["model"], conds, args["input"], args["sigma"],
-                                                     args["model_options"])
-            branches = sum(c is not None for c in conds)
-            x, sigma = args["input"], args["sigma"]
-            if decision.full:
-                both = conds[0] is not None and conds[1] is not None
-                run.record(decision, branches, x, sigma, out[0], out[1] if both else None)
-                return out
-            if decision.keep == KEEP_REUSE:
-                run.record(decision, branches, x, sigma, out[0])
-                # The sampler applies its scale to this pair: cond + (s - 1) * reused difference.
-                return [out[0], run.estimate_uncond(decision, sigma, out[0])] + list(out[2:])
-            run.record(decision, branches)
-            kept = out[0] if decision.keep == KEEP_COND else out[1]
-            # Hooks see one consistent pair; a clone so that no hook can alias the two slots.
-            return [kept, kept.clone()] + list(out[2:])
-        return calc
+    def _at_network(executor, *args, **kwargs):
+        options = kwargs.get("transformer_options")
+        if options is None:
+            options = next((a for a in reversed(args) if isinstance(a, dict)), {})
+        active: Optional[ActiveRun] = options.get(RUN_KEY)
+        if active is not None:
+            active.network_seen = True
+            active.reached.update(BRANCH_OF_CHUNK[c] for c in options.get("cond_or_uncond", ()) if c in BRANCH_OF_CHUNK)
+        return executor(*args, **kwargs)
 
 
-def branches_asked(decision: StepDecision, scale: float, model_options: dict) -> int:
-    """What the call will evaluate: ComfyUI itself skips the negative branch of a full call at cfg 1."""
-    if decision.full and math.isclose(scale, 1.0) and not model_options.get("disable_cfg1_optimization", False):
-        return 1
-    return decision.branches
+def nest_outermost_and_innermost(wrappers: dict) -> None:
+    """In a run's own wrappers (ComfyUI nests them in key order): the pack's PREDICT_NOISE wrapper first,
+    its DIFFUSION_MODEL wrapper last, whichever order the nodes that added them ran in."""
+    for kind, first in ((PREDICT_NOISE, True), (DIFFUSION_MODEL, False)):
+        by_key = wrappers.get(kind, {})
+        if PATCH_KEY not in by_key:
+            continue
+        others = {key: w for key, w in by_key.items() if key != PATCH_KEY}
+        ours = {PATCH_KEY: by_key[PATCH_KEY]}
+        wrappers[kind] = {**ours, **others} if first else {**others, **ours}
+
+
+def node_id_of(node_class) -> Optional[str]:
+    """The graph node being executed (V3 hidden UNIQUE_ID); None when execute is called directly."""
+    return node_class.hidden.unique_id if node_class.hidden is not None else None
+
+
+def patch_model(model, policy: TruncationPolicy, node_id: Optional[str] = None,
+                reuse: ReuseOptions = NODE_REUSE):
+    """(a clone of ``model`` carrying the policy, its controller)."""
+    controller = TruncationController(policy, node_id, reuse)
+    patched = model.clone()
+    controller.install(patched)
+    return patched, controller
 
 
 def controller_of(model_patcher) -> Optional[TruncationController]:
     """The controller a model patched by this pack carries, for ledgers and tests; None if unpatched."""
-    wrappers = model_patcher.get_wrappers(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, WRAPPER_KEY)
-    return wrappers[0].__self__ if wrappers else None
+    return model_patcher.get_attachment(PATCH_KEY)

@@ -1,20 +1,24 @@
 """Live progress for the browser extension: namespaced events over ComfyUI's websocket.
 
 Fire and forget: without a running PromptServer (API scripts, tests in one process) nothing is sent
-and nothing else changes. Step events are throttled, so a 1000-step run or a batch of videos sends
-a few per second at most; each carries every decision made since the previous one, so the browser
-never misses a step. The run's full ledger follows at the end.
+and nothing else changes. As ComfyUI sends its own progress, the events go to the client that
+queued the prompt (to every client for a prompt queued without one) and carry its ``prompt_id``,
+so a strip in another tab, or for another prompt, ignores them. Step events are throttled, so a
+1000-step run or a batch of videos sends a few per second at most; each carries every step that
+changed since the previous one, so the browser never misses a step. The run's full ledger follows
+at the end.
 """
 from __future__ import annotations
 
 import time
 from typing import Optional
 
+import comfy_execution.utils
 from server import PromptServer
 
 from ..sampling.experts import first_low_noise_step
-from ..sampling.ledger import BRANCHES_PER_FULL_CALL, Ledger
-from ..sampling.run import StepDecision, TruncationRun
+from ..sampling.ledger import Ledger
+from ..sampling.run import TruncationRun
 
 EVENT_START = "truncated_cfg.start"
 EVENT_STEP = "truncated_cfg.step"
@@ -22,12 +26,20 @@ EVENT_LEDGER = "truncated_cfg.ledger"
 MIN_INTERVAL_S = 0.1
 
 
-def send(event: str, data: dict) -> bool:
+def send(event: str, data: dict, client_id: Optional[str] = None) -> bool:
     instance = getattr(PromptServer, "instance", None)
     if instance is None:
         return False
-    instance.send_sync(event, data)
+    instance.send_sync(event, data, client_id)
     return True
+
+
+def current_prompt() -> tuple[Optional[str], Optional[str]]:
+    """(the client that queued the executing prompt, its prompt_id), as ComfyUI's executor set them."""
+    instance = getattr(PromptServer, "instance", None)
+    context = comfy_execution.utils.get_executing_context()
+    prompt_id = context.prompt_id if context is not None else getattr(instance, "last_prompt_id", None)
+    return getattr(instance, "client_id", None), prompt_id
 
 
 class RunReporter:
@@ -36,35 +48,34 @@ class RunReporter:
     def __init__(self, node_id: str, run: TruncationRun):
         self.node_id = node_id
         self.run = run
-        self.pending: list[list] = []
-        self.last_step: Optional[int] = None
+        self.client_id, self.prompt_id = current_prompt()
+        self.changed: dict[int, None] = {}  # the steps changed since the last event, in order
         self.last_sent = 0.0
+
+    def _send(self, event: str, data: dict) -> None:
+        send(event, {"node": self.node_id, "prompt_id": self.prompt_id, **data}, self.client_id)
 
     def start(self) -> None:
         schedule = self.run.schedule
         switch = None if self.run.boundary is None else first_low_noise_step(schedule, self.run.boundary)
-        send(EVENT_START, {"node": self.node_id, "steps": len(self.run.ledger.steps), "sigmas": schedule,
-                           "switch_step": switch})
+        self._send(EVENT_START, {"steps": len(self.run.ledger.steps), "sigmas": schedule, "switch_step": switch})
 
-    def call(self, decision: StepDecision, branches: int) -> None:
-        """Announce a call about to run; ``branches``, the halves it evaluates, are counted with it."""
-        if decision.step != self.last_step:
-            self.last_step = decision.step
-            self.pending.append([decision.step, decision.full, decision.keep, decision.refreshed])
+    def after_call(self, step: int) -> None:
+        """After the ledger took a sampler call of ``step``: its counts include that call."""
+        self.changed[step] = None
         now = time.monotonic()
-        if self.pending and now - self.last_sent >= MIN_INTERVAL_S:
-            self.last_sent = now
-            ledger = self.run.ledger
-            send(EVENT_STEP, {"node": self.node_id, "decisions": self.pending, "step": decision.step,
-                              "branches": ledger.branches + branches,
-                              "branches_full_cfg": ledger.branches_full_cfg + BRANCHES_PER_FULL_CALL})
-            self.pending = []
+        if now - self.last_sent < MIN_INTERVAL_S:
+            return
+        self.last_sent = now
+        ledger = self.run.ledger
+        self._send(EVENT_STEP, {"cells": [[i, ledger.steps[i].kind] for i in self.changed], "step": step,
+                                "model_calls": ledger.model_calls, "model_calls_full_cfg": ledger.model_calls_full_cfg})
+        self.changed = {}
 
     def finish(self, ledger: Ledger, seconds: float) -> None:
-        send(EVENT_LEDGER, {"node": self.node_id, "ledger": ledger.to_dict(), "seconds": seconds,
-                            "outcome": "finished"})
+        self._send(EVENT_LEDGER, {"ledger": ledger.to_dict(), "seconds": seconds, "outcome": "finished"})
 
     def stopped(self, ledger: Ledger, seconds: float, outcome: str, message: str) -> None:
         """The run ended early (``outcome``: "interrupted" or "failed"): what ran until then."""
-        send(EVENT_LEDGER, {"node": self.node_id, "ledger": ledger.to_dict(), "seconds": seconds,
-                            "outcome": outcome, "message": message[:300]})
+        self._send(EVENT_LEDGER, {"ledger": ledger.to_dict(), "seconds": seconds, "outcome": outcome,
+                                  "message": message[:300]})

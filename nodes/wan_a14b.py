@@ -5,7 +5,7 @@ import folder_paths
 from comfy_api.latest import io
 
 from ..sampling.experts import TASKS, preset
-from .experts import check_pair, check_wan_a14b, combine_experts
+from .expert_routing import check_pair, check_wan_a14b, combine_experts
 from .model_files import (WEIGHT_DTYPES, detect_diffusion_model, load_text_encoder, load_unet, load_vae, resolve,
                           with_flow_shift)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 # (measure, +1 if higher is better, -1 if lower is better)
-BY_ACCURACY = (("calls_saved", 1), ("accuracy", 1))
-BY_DRIFT = (("calls_saved", 1), ("drift", -1))
+BY_ACCURACY = (("model_calls_saved", 1), ("accuracy", 1))
+BY_DRIFT = (("model_calls_saved", 1), ("drift", -1))
 
 
 def dominates(a: Mapping, b: Mapping, measures=BY_ACCURACY) -> bool:
@@ -17,15 +17,16 @@ def dominates(a: Mapping, b: Mapping, measures=BY_ACCURACY) -> bool:
 def pareto_front(rows: Sequence[Mapping], measures=BY_ACCURACY) -> list[Mapping]:
     """The rows no other row dominates, by calls saved (ascending)."""
     front = [r for r in rows if not any(dominates(o, r, measures) for o in rows)]
-    return sorted(front, key=lambda r: (r["calls_saved"], -measures[1][1] * r[measures[1][0]]))
+    return sorted(front, key=lambda r: (r["model_calls_saved"], -measures[1][1] * r[measures[1][0]]))
 
 
 def most_saved(rows: Sequence[Mapping]) -> list[Mapping]:
     """The rows saving the most calls, the most accurate first, then the least drift."""
     if not rows:
         return []
-    most = max(r["calls_saved"] for r in rows)
-    return sorted((r for r in rows if r["calls_saved"] == most), key=lambda r: (-r["accuracy"], r.get("drift", 0.0)))
+    most = max(r["model_calls_saved"] for r in rows)
+    return sorted((r for r in rows if r["model_calls_saved"] == most),
+                  key=lambda r: (-r["accuracy"], r.get("drift", 0.0)))
 
 
 def best_within(rows: Sequence[Mapping], reference_accuracy: float, tolerance: float = 0.01) -> list[Mapping]:

@@ -60,13 +60,13 @@ def save_figure(fig, path: Path) -> Path:
 
 def markdown_table(rows: Sequence[Mapping]) -> str:
     ref = reference_row(rows)
-    lines = ["| setting | truncated steps | calls / image | calls saved | accuracy | Δ accuracy | drift | Fréchet | "
-             "diversity |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| setting | truncated steps | model calls / image | model calls saved | accuracy | Δ accuracy | drift | "
+             "Fréchet | diversity |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         steps = "all (cfg 1)" if r["family"] == "no CFG (cfg 1)" else _steps(r["truncated_steps"])
-        lines.append(f"| {r['label']} | {steps} | {r['calls']:.1f} | {r['calls_saved']:.1%} | {r['accuracy']:.3f} | "
-                     f"{r['accuracy'] - ref['accuracy']:+.3f} | {r['drift']:.4f} | {r['frechet']:.2f} | "
-                     f"{r['diversity']:.3f} |")
+        lines.append(f"| {r['label']} | {steps} | {r['model_calls']:.1f} | {r['model_calls_saved']:.1%} | "
+                     f"{r['accuracy']:.3f} | {r['accuracy'] - ref['accuracy']:+.3f} | {r['drift']:.4f} | "
+                     f"{r['frechet']:.2f} | {r['diversity']:.3f} |")
     return "\n".join(lines)
 
 
@@ -92,30 +92,30 @@ def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: floa
         style = {"marker": MARKERS[i % len(MARKERS)], "color": colours[(2 * i) % 20 + (2 * i) // 20], "alpha": 0.85}
         members = [r for r in rows if r["family"] == family]
         if members:
-            saved = [100 * r["calls_saved"] for r in members]
+            saved = [100 * r["model_calls_saved"] for r in members]
             ax.scatter(saved, [r["accuracy"] for r in members], label=family, s=36, **style)
             shown = [(x, r["drift"]) for x, r in zip(saved, members, strict=True) if r["drift"] > 0]
             ax_drift.scatter([x for x, _ in shown], [d for _, d in shown], s=36, **style)
             ax_fd.scatter(saved, [r["frechet"] for r in members], s=30, **style)
     front = pareto_front(rows, BY_ACCURACY)
-    ax.plot([100 * r["calls_saved"] for r in front], [r["accuracy"] for r in front], color="0.3", lw=1,
+    ax.plot([100 * r["model_calls_saved"] for r in front], [r["accuracy"] for r in front], color="0.3", lw=1,
             zorder=0, label="Pareto front")
     ax.axhline(ref["accuracy"] - tolerance, color="0.5", ls="--", lw=1, label=f"full CFG − {tolerance:.0%}")
     groups: dict[tuple, list[str]] = {}
     for r in picks(rows, tolerance):
-        groups.setdefault((r["calls_saved"], r["accuracy"]), []).append(r["label"])
+        groups.setdefault((r["model_calls_saved"], r["accuracy"]), []).append(r["label"])
     for i, ((saved, accuracy), labels) in enumerate(groups.items()):
         text = ", ".join(labels[:2]) + (f" (+{len(labels) - 2} more)" if len(labels) > 2 else "")
         ax.annotate(text, (100 * saved, accuracy), textcoords="offset points", xytext=(-8, -16 - 12 * i),
                     ha="right", fontsize=8, arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
     drift_front = [r for r in pareto_front(rows, BY_DRIFT) if r["drift"] > 0]
-    ax_drift.plot([100 * r["calls_saved"] for r in drift_front], [r["drift"] for r in drift_front], color="0.3",
+    ax_drift.plot([100 * r["model_calls_saved"] for r in drift_front], [r["drift"] for r in drift_front], color="0.3",
                   lw=1, zorder=0)
     ax_drift.axhline(SAME_PICTURE_DRIFT, color="0.5", ls="--", lw=1)
     ax_drift.annotate(f"drift {SAME_PICTURE_DRIFT}", (1, SAME_PICTURE_DRIFT), textcoords="offset points",
                       xytext=(0, 4), fontsize=8, color="0.4")
     for i, r in enumerate(same_picture_picks(rows)):
-        ax_drift.annotate(r["label"], (100 * r["calls_saved"], r["drift"]), textcoords="offset points",
+        ax_drift.annotate(r["label"], (100 * r["model_calls_saved"], r["drift"]), textcoords="offset points",
                           xytext=(-8, -16 - 12 * i), ha="right", fontsize=8,
                           arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
     ax.set_xlabel("model calls saved vs full CFG (%)")
@@ -130,6 +130,45 @@ def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: floa
     ax_fd.set_xlabel("model calls saved vs full CFG (%)")
     ax_fd.set_ylabel("Fréchet distance to real digits (lower is better)")
     ax_fd.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+def same_picture_picks_by_family(rows: Sequence[Mapping]) -> dict[str, list[Mapping]]:
+    """Per family (full CFG aside), the settings saving the most calls at full CFG's picture."""
+    ref = reference_row(rows)
+    families = [f for f in dict.fromkeys(r["family"] for r in rows) if f != FULL]
+    return {f: same_picture_picks([ref] + [r for r in rows if r["family"] == f]) for f in families}
+
+
+def plot_cache_front(rows: Sequence[Mapping], path: Path, title: str, target_saved: float) -> Path:
+    """Model calls saved against drift from full CFG's digits, one colour per family with its own Pareto front,
+    and the target: at least ``target_saved`` saved at a drift of at most SAME_PICTURE_DRIFT."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
+    families = [f for f in dict.fromkeys(r["family"] for r in rows) if f != FULL]
+    for i, family in enumerate(families):
+        members = [r for r in rows if r["family"] == family and r["drift"] > 0]
+        colour = f"C{i}"
+        ax.scatter([100 * r["model_calls_saved"] for r in members], [r["drift"] for r in members], s=30,
+                   color=colour, marker=MARKERS[i % len(MARKERS)], alpha=0.8, label=family)
+        front = pareto_front(members, BY_DRIFT)
+        ax.plot([100 * r["model_calls_saved"] for r in front], [r["drift"] for r in front], color=colour, lw=1.2)
+    ax.axhline(SAME_PICTURE_DRIFT, color="0.5", ls="--", lw=1)
+    ax.axvline(100 * target_saved, color="0.5", ls=":", lw=1)
+    ax.annotate(f"target: ≥ {target_saved:.0%} saved at drift ≤ {SAME_PICTURE_DRIFT}",
+                (100 * target_saved, SAME_PICTURE_DRIFT), textcoords="offset points", xytext=(4, 4), fontsize=8,
+                color="0.3")
+    for picked in same_picture_picks_by_family(rows).values():
+        for r in picked[:1]:
+            ax.annotate(r["label"], (100 * r["model_calls_saved"], r["drift"]), textcoords="offset points",
+                        xytext=(-6, -14), ha="right", fontsize=7, arrowprops={"arrowstyle": "-", "color": "0.5",
+                                                                               "lw": 0.6})
+    ax.set_yscale("log")
+    ax.set_xlabel("model calls saved vs full CFG (%)")
+    ax.set_ylabel("drift from full CFG's digits, same noise (lower is better)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left")
     return save_figure(fig, path)
 
 

@@ -1,12 +1,15 @@
 """The settings the quality sweep compares: every policy of the pack, over a grid, plus the two ends.
 
 Pure data: each setting is what a user would type into the Truncated CFG Guider (and CFG Renorm),
-except the reuse variants, which set the policy's harness-only fields (``reuse_estimate``) to
-compare ways of carrying the guidance that the node does not offer.
+except the reuse variants, which name a way of carrying the guidance that the node does not offer
+(``quality/reuse_estimates.py``) or keep cond after a Wan expert switch.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
+
+from sampling.policy import KEEP_COND, KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED, KEEP_UNCOND
 
 FULL = "full CFG"
 NO_CFG = "no CFG (cfg 1)"
@@ -15,35 +18,57 @@ RATIO = "ratio"
 WINDOW = "sigma window"
 ADAPTIVE = "adaptive (cosine)"
 DECAY = "adaptive (decay)"
-KEEP_UNCOND = "keep uncond"
+UNCOND_KEPT = "keep uncond"
 RENORM = "renorm"
 EVERY_COND = "every k, keep cond"
 REUSE = "reuse"
 REUSE_EXTRAPOLATED = "reuse_extrapolated"
 REUSE_VARIANT = "reuse, other estimate"
 REFRESH = "reuse + refresh"
-FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, KEEP_UNCOND, RENORM, EVERY_COND, REUSE,
-            REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH)
+CACHE_ALONE = "step cache alone (core CFGGuider)"
+STACKED_INDEPENDENT = "pack + step cache, independent"
+STACKED_COORDINATED = "pack + step cache, coordinate"
+FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, UNCOND_KEPT, RENORM, EVERY_COND, REUSE,
+            REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, CACHE_ALONE, STACKED_INDEPENDENT, STACKED_COORDINATED)
+# Core's step caches over their threshold, stacked with reuse_extrapolated every k steps both ways.
+CACHE_THRESHOLDS = {"LazyCache": (0.03, 0.05, 0.1, 0.2, 0.3), "EasyCache": (0.05, 0.1, 0.2, 0.3)}
+CACHE_EVERY = (4, 8, 16)
 
-OFF = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond"}
-HARNESS_ONLY = ("reuse_estimate", "expert_switch")
+OFF = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": KEEP_COND}
+
+
+@dataclass(frozen=True)
+class StepCacheSetting:
+    """ComfyUI's EasyCache or LazyCache node with its inputs (their defaults: start 0.15, end 0.95)."""
+    node: str  # "EasyCache" or "LazyCache"
+    reuse_threshold: float
+    start_percent: float = 0.15
+    end_percent: float = 0.95
+
+    @property
+    def label(self) -> str:
+        return f"{self.node} {self.reuse_threshold:g}"
 
 
 @dataclass(frozen=True)
 class Setting:
     family: str
     label: str
-    policy: dict = field(default_factory=dict)  # Truncated CFG Guider inputs over OFF (and harness-only fields)
+    policy: dict = field(default_factory=dict)  # Truncated CFG Guider inputs over OFF
     cfg_one: bool = False  # sample at cfg 1: ComfyUI runs one call a step and no guidance at all
     renorm_cfg: float = 0.0  # CFG Renorm (lumina mode) in front of the guider; 0 = no Renorm node
+    estimate: Optional[str] = None  # a reuse estimate of quality/reuse_estimates.py instead of the keep mode's own
+    full_cfg_after_switch: bool = True  # False: keep cond after a Wan expert switch until the next full step
+    cache: Optional[StepCacheSetting] = None  # a core step cache node on the model, in front of the guider
+    core_guider: bool = False  # ComfyUI's own CFGGuider instead of the pack's (a cache alone, as users run it)
 
     def guider_inputs(self) -> dict:
         return {**OFF, **self.policy}
 
     @property
     def node_only(self) -> bool:
-        """Whether a user can set this up in the graph editor (no harness-only field)."""
-        return not set(self.policy) & set(HARNESS_ONLY)
+        """Whether a user can set this up in the graph editor (no harness-only reuse option)."""
+        return self.estimate is None and self.full_cfg_after_switch
 
 
 def reuse_settings(steps: int) -> list[Setting]:
@@ -52,24 +77,24 @@ def reuse_settings(steps: int) -> list[Setting]:
     out = []
     for k in (2, 3, 4, 5, 8, 10):
         out.append(Setting(EVERY_COND, f"every {k}, keep cond", {"cfg_every": k}))
-        out.append(Setting(REUSE, f"every {k}, reuse", {"cfg_every": k, "keep": "reuse"}))
+        out.append(Setting(REUSE, f"every {k}, reuse", {"cfg_every": k, "keep": KEEP_REUSE}))
         out.append(Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
-                           {"cfg_every": k, "keep": "reuse_extrapolated"}))
-    out += [Setting(REUSE, f"last {n}, reuse", {"cfg_truncate_steps": n, "keep": "reuse"})
+                           {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED}))
+    out += [Setting(REUSE, f"last {n}, reuse", {"cfg_truncate_steps": n, "keep": KEEP_REUSE})
             for n in sorted({steps // 4, steps // 2, 3 * steps // 4})]
     first = max(1, steps // 7)
-    out.append(Setting(REUSE, f"first {first} only, reuse", {"cfg_trunc_ratio": first / steps, "keep": "reuse"}))
+    out.append(Setting(REUSE, f"first {first} only, reuse", {"cfg_trunc_ratio": first / steps, "keep": KEEP_REUSE}))
     out.append(Setting(REUSE_EXTRAPOLATED, f"first {first} only, reuse_extrapolated",
-                       {"cfg_trunc_ratio": first / steps, "keep": "reuse_extrapolated"}))
+                       {"cfg_trunc_ratio": first / steps, "keep": KEEP_REUSE_EXTRAPOLATED}))
     for estimate in ("x0", "frequency"):
         for k in (3, 5):
-            out.append(Setting(REUSE_VARIANT, f"every {k}, reuse ({estimate})",
-                               {"cfg_every": k, "keep": "reuse", "reuse_estimate": estimate}))
+            out.append(Setting(REUSE_VARIANT, f"every {k}, reuse ({estimate})", {"cfg_every": k, "keep": KEEP_REUSE},
+                               estimate=estimate))
     # The refresh alone decides: every step after the first is truncated unless the prediction moved.
     for threshold in (0.1, 0.15, 0.2, 0.3, 0.5, 0.7):
         out.append(Setting(REFRESH, f"refresh {threshold}",
-                           {"cfg_trunc_ratio": 1 / steps, "keep": "reuse", "reuse_refresh": threshold}))
-    out.append(Setting(REFRESH, "every 8 + refresh 0.2", {"cfg_every": 8, "keep": "reuse", "reuse_refresh": 0.2}))
+                           {"cfg_trunc_ratio": 1 / steps, "keep": KEEP_REUSE, "reuse_refresh": threshold}))
+    out.append(Setting(REFRESH, "every 8 + refresh 0.2", {"cfg_every": 8, "keep": KEEP_REUSE, "reuse_refresh": 0.2}))
     return out
 
 
@@ -90,9 +115,29 @@ def sweep_settings(steps: int) -> list[Setting]:
     ]
     settings += [Setting(ADAPTIVE, f"agree {t}", {"adaptive_threshold": t}) for t in (0.6, 0.7, 0.8, 0.9, 0.95, 0.99)]
     settings += [Setting(DECAY, f"decay {d}", {"adaptive_decay": d}) for d in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
-    settings += [Setting(DECAY, f"decay {d}, reuse", {"adaptive_decay": d, "keep": "reuse"}) for d in (0.3, 0.5)]
-    settings += [Setting(KEEP_UNCOND, f"last {n}, keep uncond", {"cfg_truncate_steps": n, "keep": "uncond"})
+    settings += [Setting(DECAY, f"decay {d}, reuse", {"adaptive_decay": d, "keep": KEEP_REUSE}) for d in (0.3, 0.5)]
+    settings += [Setting(UNCOND_KEPT, f"last {n}, keep uncond", {"cfg_truncate_steps": n, "keep": KEEP_UNCOND})
                  for n in sorted({max(1, steps // 4), max(1, steps // 2)})]
     settings += [Setting(RENORM, "renorm 1.0, full CFG", renorm_cfg=1.0),
                  Setting(RENORM, f"renorm 1.0, last {steps // 2}", {"cfg_truncate_steps": steps // 2}, renorm_cfg=1.0)]
     return settings + reuse_settings(steps)
+
+
+def cache_settings(nodes: tuple = tuple(CACHE_THRESHOLDS)) -> list[Setting]:
+    """Full CFG, the pack alone (reuse_extrapolated every k), each core cache of ``nodes`` alone over its
+    threshold, and each stacked with the pack, the cache deciding alone (independent) and coordinated with it."""
+    settings = [Setting(FULL, "full CFG")]
+    settings += [Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
+                         {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED}) for k in CACHE_EVERY]
+    for node, thresholds in CACHE_THRESHOLDS.items():
+        if node not in nodes:
+            continue
+        for threshold in thresholds:
+            cache = StepCacheSetting(node, threshold)
+            settings.append(Setting(CACHE_ALONE, f"{cache.label} alone", cache=cache, core_guider=True))
+            for k in CACHE_EVERY:
+                for family, mode in ((STACKED_INDEPENDENT, "independent"), (STACKED_COORDINATED, "coordinate")):
+                    settings.append(Setting(family, f"{cache.label} + every {k}, {mode}",
+                                            {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED, "step_cache": mode},
+                                            cache=cache))
+    return settings

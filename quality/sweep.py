@@ -17,7 +17,7 @@ import torch
 
 from . import digits_data
 from .judge import Judge
-from .settings import Setting
+from .settings import Setting, StepCacheSetting
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "digits_wan.safetensors"
 
@@ -57,14 +57,24 @@ def conditioning(labels: np.ndarray) -> tuple[list, list]:
 
 def make_guider(model, positive, negative, cfg: float, setting: Setting):
     """The Truncated CFG Guider node's output; for the harness-only reuse variants, the same guider built
-    around a policy the node cannot express."""
+    around reuse options the node does not offer; core's CFGGuider where the setting asks for it."""
+    import comfy.samplers
     from truncated_cfg.nodes.guider import TruncatedCFGGuider, TruncatedGuider
-    from truncated_cfg.nodes.policy_inputs import patched_clone
+    from truncated_cfg.nodes.truncation import patch_model
     from truncated_cfg.sampling.policy import TruncationPolicy
+    from truncated_cfg.sampling.run import ReuseOptions
 
+    from .reuse_estimates import ESTIMATES
+
+    if setting.core_guider:
+        guider = comfy.samplers.CFGGuider(model)
+        guider.set_conds(positive, negative)
+        guider.set_cfg(cfg)
+        return guider
     if setting.node_only:
         return TruncatedCFGGuider.execute(model, positive, negative, cfg, **setting.guider_inputs()).result[0]
-    patched, controller = patched_clone(model, TruncationPolicy(**setting.guider_inputs()))
+    reuse = ReuseOptions(ESTIMATES[setting.estimate] if setting.estimate else None, setting.full_cfg_after_switch)
+    patched, controller = patch_model(model, TruncationPolicy(**setting.guider_inputs()), reuse=reuse)
     guider = TruncatedGuider(patched, controller)
     guider.set_conds(positive, negative)
     guider.set_cfg(cfg)
@@ -81,6 +91,7 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
     labels = config.labels()
     positive, negative = conditioning(labels)
     patched = TruncatedCFGRenorm.execute(model, setting.renorm_cfg, "lumina").result[0] if setting.renorm_cfg else model
+    patched = with_step_cache(patched, setting.cache) if setting.cache else patched
     cfg = 1.0 if setting.cfg_one else config.cfg
     guider = make_guider(patched, positive, negative, cfg, setting)
     sigmas = comfy.samplers.calculate_sigmas(patched.get_model_object("model_sampling"), config.scheduler, config.steps)
@@ -102,14 +113,34 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
     finally:
         for hook in hooks:
             hook.remove()
-    ledger = guider.controller.last_ledger
+    ledger = guider.controller.last_ledger if hasattr(guider, "controller") else None
     truncated = tuple(s.index for s in ledger.steps if s.full is False) if ledger is not None else ()
+    if ledger is not None and ledger.model_calls * len(labels) != sum(rows):
+        raise AssertionError(f"{setting.label}: the ledger counts {ledger.model_calls} model calls, the network ran "
+                             f"{sum(rows) / len(labels):g}")
     return digits_data.from_model_space(model_space), sum(rows), truncated
+
+
+def step_caches_that_sample_batches() -> tuple[str, ...]:
+    """The core cache nodes that can sample the harness's batch here. ComfyUI 0.3.64's EasyCache adds each
+    branch's cache to the whole batch, which fails for more than one image; the release that fixed that also
+    gave its holder ``can_apply_cache_diff``, which is what is checked."""
+    from comfy_extras.nodes_easycache import EasyCacheHolder
+
+    return ("LazyCache", "EasyCache") if hasattr(EasyCacheHolder, "can_apply_cache_diff") else ("LazyCache",)
+
+
+def with_step_cache(model, cache: StepCacheSetting):
+    """The model through ComfyUI's own EasyCache or LazyCache node."""
+    from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
+
+    node = {"EasyCache": EasyCacheNode, "LazyCache": LazyCacheNode}[cache.node]
+    return node.execute(model, cache.reuse_threshold, cache.start_percent, cache.end_percent, False).result[0]
 
 
 def networks(model) -> list:
     """The diffusion networks a model runs: its own, and on a two-expert model the low-noise expert's too."""
-    from truncated_cfg.nodes.experts import experts_of
+    from truncated_cfg.nodes.expert_routing import experts_of
 
     routing = experts_of(model)
     own = [model.model.diffusion_model]
@@ -129,8 +160,8 @@ def measure(model, setting: Setting, config: SweepConfig, judge: Judge,
     images, rows, truncated = sample(model, setting, config)
     calls = rows / len(config.labels())
     scores = judge.score(images, config.labels())
-    row = {"family": setting.family, "label": setting.label, "calls": calls,
-           "calls_saved": 1.0 - calls / (2 * config.steps), "truncated_steps": list(truncated),
+    row = {"family": setting.family, "label": setting.label, "model_calls": calls,
+           "model_calls_saved": 1.0 - calls / (2 * config.steps), "truncated_steps": list(truncated),
            **scores.as_dict(), "drift": 0.0 if reference is None else drift(images, reference),
            "seconds": time.perf_counter() - start}
     return row, images
@@ -144,7 +175,8 @@ def run_settings(model, settings: Sequence[Setting], config: SweepConfig, judge:
         row, images = measure(model, setting, config, judge, reference)
         reference = images if reference is None else reference
         results.append(row)
-        log(f"{setting.label:30} calls {row['calls']:5.1f}/{2 * config.steps}  accuracy {row['accuracy']:.3f}  "
+        log(f"{setting.label:30} model calls {row['model_calls']:5.1f}/{2 * config.steps}  "
+            f"accuracy {row['accuracy']:.3f}  "
             f"drift {row['drift']:.4f}  frechet {row['frechet']:7.2f}  ({row['seconds']:.1f} s)")
     return results
 

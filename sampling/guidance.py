@@ -55,10 +55,15 @@ def diffusers_normalize(guided: torch.Tensor, cond: torch.Tensor) -> torch.Tenso
     return guided * factor.to(guided.dtype)
 
 
-def relative_difference(cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
-    """|cond - uncond| / |cond| per sample (B,): how much guidance has left to say at this step."""
-    diff = _per_sample_norm(cond.float() - uncond.float()).flatten()
-    base = _per_sample_norm(cond).flatten()
+def relative_change(now: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
+    """|now - then| / |then| per sample (B,), norms over every non-batch dimension.
+
+    The branches' relative difference |cond - uncond| / |cond| (how much guidance has left to say) is
+    ``relative_change(uncond, cond)``; the refresh rule's movement of the positive output is
+    ``relative_change(output_now, output_then)``.
+    """
+    diff = _per_sample_norm(now.float() - then.float()).flatten()
+    base = _per_sample_norm(then).flatten()
     return diff / base.clamp_min(torch.finfo(torch.float32).tiny)
 
 
@@ -67,7 +72,6 @@ def agreement(cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
     c = cond.float().reshape(cond.shape[0], -1)
     u = uncond.float().reshape(uncond.shape[0], -1)
     return torch.nn.functional.cosine_similarity(c, u, dim=1)
-
 
 
 def difference_norm(cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:

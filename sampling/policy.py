@@ -2,7 +2,7 @@
 
 A step is truncated when any enabled rule says so. The static rules depend only on the step
 index and the schedule; the adaptive rules latch, and the reuse refresh fires, at run time (see
-``run.py``).
+``run.py``). Every field is a node input a user can set (``nodes/policy_inputs.py`` declares them).
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass, fields
 from typing import Sequence
 
-from .reuse import ESTIMATE_EXTRAPOLATE, ESTIMATE_SIGMA, ESTIMATES
 from .schedule import step_count
 
 KEEP_COND = "cond"
@@ -20,17 +19,16 @@ KEEP_REUSE_EXTRAPOLATED = "reuse_extrapolated"
 KEEP_CHOICES = (KEEP_COND, KEEP_UNCOND, KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED)
 REUSING = (KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED)
 
-# What a reuse step does when the latest full-CFG step ran on the other Wan expert: run full CFG
-# (the shipped behaviour), or keep the positive prediction until the next full step.
-SWITCH_REFRESH = "full CFG"
-SWITCH_COND = "cond"
-EXPERT_SWITCH_CHOICES = (SWITCH_REFRESH, SWITCH_COND)
-HARNESS_ONLY = ("reuse_estimate", "expert_switch")  # policy fields that are not node inputs
+# With a step cache on the model (core EasyCache or LazyCache): full-CFG calls always reach the network
+# ("coordinate"), or the cache decides alone ("independent").
+CACHE_COORDINATE = "coordinate"
+CACHE_INDEPENDENT = "independent"
+STEP_CACHE_CHOICES = (CACHE_COORDINATE, CACHE_INDEPENDENT)
 
 
 def _finite(name: str, value: float) -> None:
-    if isinstance(value, float) and math.isnan(value):
-        raise ValueError(f"{name} is NaN; give a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} is {value}; give a finite number")
 
 
 def _whole(name: str, value) -> None:
@@ -60,8 +58,10 @@ class TruncationPolicy:
     reuse_refresh: with keep = reuse, a step the rules truncate runs full CFG instead once the
         positive prediction has moved this much (relative L2 of the model output) since the latest
         full step; 0 is off.
-    reuse_estimate, expert_switch: how keep = "reuse" carries the difference, and what reuse does
-        after a Wan expert switch. Not node inputs: the quality harness compares the alternatives.
+    cfg_low_noise: the guidance scale of calls routed to the low-noise expert of a two-expert model
+        (Wan 2.2 t2v: 4.0 high, 3.0 low); 0 is the sampler's own scale. Nothing on other models.
+    step_cache: with a step cache on the model, whether every full-CFG call reaches the network
+        ("coordinate": the cache serves the other calls) or the cache decides alone ("independent").
     """
 
     cfg_truncate_steps: int = 0
@@ -73,8 +73,8 @@ class TruncationPolicy:
     adaptive_decay: float = 0.0
     keep: str = KEEP_COND
     reuse_refresh: float = 0.0
-    reuse_estimate: str = ESTIMATE_SIGMA
-    expert_switch: str = SWITCH_REFRESH
+    cfg_low_noise: float = 0.0
+    step_cache: str = CACHE_COORDINATE
 
     def __post_init__(self):
         _whole("cfg_truncate_steps", self.cfg_truncate_steps)
@@ -85,7 +85,7 @@ class TruncationPolicy:
             raise ValueError(f"cfg_every must be 0 (off) or a number of steps k (full CFG every k-th step), "
                              f"got {self.cfg_every}")
         for name in ("cfg_trunc_ratio", "sigma_low", "sigma_high", "adaptive_threshold", "adaptive_decay",
-                     "reuse_refresh"):
+                     "reuse_refresh", "cfg_low_noise"):
             _finite(name, getattr(self, name))
         if not 0.0 <= self.cfg_trunc_ratio <= 1.0:
             raise ValueError(
@@ -111,19 +111,15 @@ class TruncationPolicy:
         if self.reuse_refresh > 0.0 and self.keep not in REUSING:
             raise ValueError(f"reuse_refresh refreshes reused guidance: it needs keep = reuse, got keep = {self.keep} "
                              "(set reuse_refresh to 0, or keep to reuse)")
-        if self.keep == KEEP_REUSE_EXTRAPOLATED and self.reuse_estimate != ESTIMATE_SIGMA:
-            raise ValueError(f"keep = {KEEP_REUSE_EXTRAPOLATED} sets its own estimate; "
-                             "reuse_estimate is for keep = reuse")
-        if self.reuse_estimate not in ESTIMATES:
-            raise ValueError(f"reuse_estimate must be one of {', '.join(ESTIMATES)}, got {self.reuse_estimate!r}")
-        if self.expert_switch not in EXPERT_SWITCH_CHOICES:
-            raise ValueError(f"expert_switch must be one of {', '.join(EXPERT_SWITCH_CHOICES)}, "
-                             f"got {self.expert_switch!r}")
+        if self.step_cache not in STEP_CACHE_CHOICES:
+            raise ValueError(f"step_cache must be one of {', '.join(STEP_CACHE_CHOICES)}, got {self.step_cache!r}")
+        if self.cfg_low_noise < 0.0:
+            raise ValueError(f"cfg_low_noise must be 0 (same as cfg) or more, got {self.cfg_low_noise}")
 
     @classmethod
     def from_inputs(cls, inputs: dict) -> "TruncationPolicy":
         """The policy from node inputs by name; an unknown name or a value of the wrong kind is refused by name."""
-        known = {f.name for f in fields(cls)} - set(HARNESS_ONLY)
+        known = {f.name for f in fields(cls)}
         unknown = sorted(set(inputs) - known)
         if unknown:
             raise ValueError(f"unknown truncation input(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -151,11 +147,6 @@ class TruncationPolicy:
         return self.keep in REUSING
 
     @property
-    def estimate(self) -> str:
-        """How reuse steps carry the guidance (reuse.py's estimates)."""
-        return ESTIMATE_EXTRAPOLATE if self.keep == KEEP_REUSE_EXTRAPOLATED else self.reuse_estimate
-
-    @property
     def enabled(self) -> bool:
         return (self.cfg_truncate_steps > 0 or self.cfg_trunc_ratio < 1.0 or self.cfg_every > 1 or self.windowed
                 or self.adaptive)
@@ -163,6 +154,21 @@ class TruncationPolicy:
     def inside_window(self, sigma: float) -> bool:
         # Strict at the low end, as Lumina's official `t < cfg_trunc` with t = 1 - sigma.
         return sigma > self.sigma_low and (self.sigma_high == 0.0 or sigma <= self.sigma_high)
+
+    def truncates_before_guiding(self, schedule: Sequence[float]) -> bool:
+        """Whether the static rules truncate the first step yet guide a later one (a sigma_high window does)."""
+        n = step_count(schedule)
+        return n > 0 and bool(self.static_reasons(0, schedule)) and any(
+            not self.static_reasons(i, schedule) for i in range(1, n))
+
+    def resuming_rules(self, two_experts: bool = False) -> str:
+        """The rules that can run full CFG after truncated steps in a run, so that the branch they left out runs
+        again after a gap ("" if none): every k-th step, a window with an upper end, the refresh, reuse across a
+        Wan expert switch."""
+        rules = [name for name, on in (("cfg_every", self.cfg_every > 1), ("sigma_high", self.sigma_high > 0.0),
+                                       ("reuse_refresh", self.reuse_refresh > 0.0),
+                                       ("reuse across the expert switch", self.reuses and two_experts)) if on]
+        return ", ".join(rules)
 
     def static_reasons(self, step: int, schedule: Sequence[float]) -> tuple[str, ...]:
         """Names of the static rules that truncate ``step`` (empty: full CFG)."""

@@ -1,4 +1,4 @@
-"""One sampling run: decides each model call and keeps its ledger.
+"""One sampling run: plans each sampler call, completes it from what the network predicted, keeps its ledger.
 
 A run is created when sampling starts and dropped when it ends, so the adaptive latch, the reused
 guidance and the ledger never leak from one run into the next (nor between two samplers sharing
@@ -7,130 +7,185 @@ one model), whether the run finishes, is interrupted or fails.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Collection, Optional, Sequence
 
 import torch
 
-from .experts import expert_for_sigma
-from .guidance import agreement, difference_norm, relative_difference
-from .ledger import BRANCHES_PER_FULL_CALL, Ledger
-from .policy import KEEP_COND, KEEP_REUSE, SWITCH_REFRESH, TruncationPolicy
-from .reuse import GuidanceMemory
+from .experts import LOW_NOISE, expert_for_sigma
+from .guidance import agreement, difference_norm, relative_change
+from .ledger import Ledger
+from .plan import BOTH, POSITIVE, CallPlan, kept_branch
+from .held import GUIDED, HeldOutputs
+from .policy import KEEP_COND, KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED, TruncationPolicy
+from .reuse import Estimate, GuidanceMemory, extrapolated_difference, held_difference
 from .schedule import schedule_values, step_count, step_of_sigma
 
 MIXED_EXPERTS = "high+low"
 REFRESH_EXPERT_SWITCH = "expert switch"
 REFRESH_MOVED = "prediction moved"
 NO_GUIDANCE_YET = "no full step yet"
+ESTIMATES = {KEEP_REUSE: held_difference, KEEP_REUSE_EXTRAPOLATED: extrapolated_difference}
 
 
 @dataclass(frozen=True)
-class StepDecision:
-    step: int
-    full: bool
-    keep: Optional[str]  # what a truncated call returns ("cond", "uncond", "reuse" either way); None on full
-    reasons: tuple[str, ...]  # the rules that truncate the step (also on a refreshed one)
-    expert: Optional[str] = None  # on a two-expert model: the expert this call is routed to
-    reused_from: Optional[int] = None  # on a reuse call: the full step whose guidance it reuses
-    refreshed: Optional[str] = None  # a step the rules truncate that runs full CFG anyway, and why
-    note: Optional[str] = None  # why a reuse call keeps cond instead
+class ReuseOptions:
+    """How reuse steps carry the guidance. The nodes use the defaults; the quality harness compares others."""
+    estimate: Optional[Estimate] = None  # None: the keep mode's own (reuse: held, reuse_extrapolated: extrapolated)
+    full_cfg_after_switch: bool = True  # after a Wan expert switch: full CFG on the first reuse step (else keep cond)
 
-    @property
-    def branches(self) -> int:
-        """Branch evaluations this call asks for: both halves of CFG, or the one it keeps."""
-        return BRANCHES_PER_FULL_CALL if self.full else 1
 
-    @property
-    def guided(self) -> bool:
-        """Whether the sampler applies the guidance scale (full and reuse calls) or runs at cfg 1."""
-        return self.full or self.keep == KEEP_REUSE
+NODE_REUSE = ReuseOptions()  # what the nodes run
 
 
 class TruncationRun:
-    def __init__(self, policy: TruncationPolicy, sigmas, boundary: Optional[float] = None):
-        """``boundary``: the expert boundary (sigma) of a two-expert model, None for one model."""
+    def __init__(self, policy: TruncationPolicy, sigmas, boundary: Optional[float] = None,
+                 reuse: ReuseOptions = NODE_REUSE, coordinating: bool = False):
+        """``boundary``: the expert boundary (sigma) of a two-expert model, None for one model.
+        ``coordinating``: a step cache is on the model and the pack coordinates with it (``held.py``)."""
         self.policy = policy
         self.boundary = boundary
+        self.reuse = reuse
         self.schedule = schedule_values(sigmas)
         self.ledger = Ledger.for_schedule(self.schedule)
-        self.memory = GuidanceMemory(policy.estimate) if policy.reuses else None
-        self._diagnostics: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.memory = (GuidanceMemory(reuse.estimate or ESTIMATES[policy.keep], track_drift=policy.reuse_refresh > 0)
+                       if policy.reuses else None)
+        self.latched_at: Optional[int] = None  # the step at which an adaptive rule latched
+        self.held = HeldOutputs() if coordinating else None
+        self._network_expert: Optional[tuple] = None  # (expert,) of the latest call the network ran
         self._peak: Optional[torch.Tensor] = None  # per sample, the largest guidance difference so far
+        self._diagnostics: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         n = step_count(self.schedule)
         if n > 0 and policy.cfg_truncate_steps > n:
             self.ledger.notes.append(
                 f"cfg_truncate_steps = {policy.cfg_truncate_steps} is more than the {n} steps of this "
                 f"schedule: every step is truncated")
 
-    def decide(self, sigma: float) -> StepDecision:
+    def plan(self, sigma: float, cfg: float) -> CallPlan:
+        """The plan for a sampler call at ``sigma``; ``cfg`` is the sampler's guidance scale."""
         sigma = float(sigma)
         step = step_of_sigma(self.schedule, sigma)
         expert = None if self.boundary is None else expert_for_sigma(sigma, self.boundary)
         reasons = self.policy.static_reasons(step, self.schedule)
-        latched = self.ledger.adaptive_latched_at
-        if latched is not None and step > latched:
+        if self.latched_at is not None and step > self.latched_at:
             reasons += ("adaptive",)
         if not reasons:
-            return StepDecision(step, True, None, (), expert)
+            return self._full(step, (), expert, cfg)
         if self.memory is None:
-            return StepDecision(step, False, self.policy.keep, reasons, expert)
-        return self._reuse_decision(step, reasons, expert)
+            return self._one_branch(step, self.policy.keep, reasons, expert)
+        if self.memory.latest is None:
+            return self._one_branch(step, KEEP_COND, reasons, expert, note=NO_GUIDANCE_YET)
+        if not self.memory.usable_for(expert):
+            if self.reuse.full_cfg_after_switch:
+                return self._full(step, reasons, expert, cfg, refreshed=REFRESH_EXPERT_SWITCH)
+            return self._one_branch(step, KEEP_COND, reasons, expert, note=REFRESH_EXPERT_SWITCH)
+        if self._moved_beyond_refresh():
+            return self._full(step, reasons, expert, cfg, refreshed=REFRESH_MOVED)
+        return CallPlan(step, False, KEEP_REUSE, (POSITIVE,), self._scale(cfg, expert), reasons, expert,
+                        reused_from=self.memory.latest.step)
 
-    def _reuse_decision(self, step: int, reasons: tuple[str, ...], expert: Optional[str]) -> StepDecision:
-        memory = self.memory
-        if memory.latest is None:
-            return StepDecision(step, False, KEEP_COND, reasons, expert, note=NO_GUIDANCE_YET)
-        if not memory.usable_for(expert):
-            if self.policy.expert_switch == SWITCH_REFRESH:
-                return StepDecision(step, True, None, reasons, expert, refreshed=REFRESH_EXPERT_SWITCH)
-            return StepDecision(step, False, KEEP_COND, reasons, expert, note=REFRESH_EXPERT_SWITCH)
-        if (self.policy.reuse_refresh > 0.0 and memory.drift is not None
-                and float(memory.drift) > self.policy.reuse_refresh):
-            return StepDecision(step, True, None, reasons, expert, refreshed=REFRESH_MOVED)
-        return StepDecision(step, False, KEEP_REUSE, reasons, expert, reused_from=memory.latest.step)
+    def _moved_beyond_refresh(self) -> bool:
+        drift = self.memory.drift
+        return self.policy.reuse_refresh > 0.0 and drift is not None and float(drift) > self.policy.reuse_refresh
 
-    def estimate_uncond(self, decision: StepDecision, sigma: torch.Tensor, cond_x0: torch.Tensor) -> torch.Tensor:
-        """On a reuse call: the negative x0 prediction estimated from the reused guidance."""
-        return self.memory.estimate_uncond(decision.step, sigma, cond_x0)
+    def _scale(self, cfg: float, expert: Optional[str]) -> float:
+        """The guidance scale of a guided call: cfg_low_noise on the low-noise expert where it is set."""
+        return self.policy.cfg_low_noise if expert == LOW_NOISE and self.policy.cfg_low_noise > 0.0 else cfg
 
-    def record(self, decision: StepDecision, branches: int, x: Optional[torch.Tensor] = None,
-               sigma: Optional[torch.Tensor] = None, cond_x0: Optional[torch.Tensor] = None,
-               uncond_x0: Optional[torch.Tensor] = None) -> None:
-        """Account one model call (``branches``: the halves it evaluated), then learn from what it predicted.
+    def _full(self, step, reasons, expert, cfg, refreshed=None) -> CallPlan:
+        return CallPlan(step, True, None, BOTH, self._scale(cfg, expert), reasons, expert, refreshed=refreshed)
 
-        ``cond_x0``/``uncond_x0`` are ComfyUI's x0 predictions (``uncond_x0`` only on full calls).
-        The measures are taken on ``x - x0``, the model output times sigma: cosine and relative
-        difference as Adaptive Guidance takes them on noise predictions (the factor cancels), the
-        decay on the difference of the denoised predictions themselves.
+    @staticmethod
+    def _one_branch(step, keep, reasons, expert, note=None) -> CallPlan:
+        return CallPlan(step, False, keep, (kept_branch(keep),), 1.0, reasons, expert, note=note)
+
+    def complete(self, plan: CallPlan, x: torch.Tensor, sigma: torch.Tensor, outputs: Sequence[torch.Tensor],
+                 ran: Collection[str], served: Collection[str] = ()) -> list:
+        """Account the call, learn from what the network predicted, and return the sampler's slots.
+
+        ``outputs``: ComfyUI's calc_cond_batch outputs, x0 predictions (slot 0 positive, slot 1
+        negative, any further ones handed on untouched). ``ran``: the branches the network evaluated;
+        ``served``: those a step cache answered instead. Nothing is learnt from a served branch.
         """
-        rec = self.ledger.steps[decision.step]
-        rec.calls += 1
-        rec.branches += branches
-        rec.full = decision.full
-        rec.kept = decision.keep
-        rec.reasons = decision.reasons
-        rec.reused_from = decision.reused_from
-        rec.refreshed = decision.refreshed
-        if decision.expert is not None:
-            # A multi-stage step can straddle the boundary: its calls then name both experts.
-            rec.expert = decision.expert if rec.expert in (None, decision.expert) else MIXED_EXPERTS
-        if x is None or sigma is None or cond_x0 is None:
-            return
-        with torch.no_grad():  # some samplers (uni_pc) run with grad enabled; measures must hold no graph
-            if decision.full and uncond_x0 is not None:
-                if self.memory is not None:
-                    self.memory.remember(decision.step, x, sigma, cond_x0, uncond_x0, decision.expert)
-                self._measure(decision, x, cond_x0, uncond_x0)
-            elif decision.keep == KEEP_REUSE and self.policy.reuse_refresh > 0.0:  # reuse of either estimate
-                self.memory.observe(x, sigma, cond_x0)
+        self._account(plan, ran, served)
+        if ran:
+            self._network_expert = (plan.expert,)
+        if self.held is not None:
+            outputs = self._hold(plan, x, sigma, list(outputs), ran, served)
+        cond, uncond, rest = outputs[0], outputs[1], list(outputs[2:])
+        with torch.no_grad():  # some samplers (uni_pc) run with grad enabled; what is kept must hold no graph
+            if plan.full:
+                if set(ran) == set(BOTH):
+                    self._learn(plan, x, sigma, cond, uncond)
+                return list(outputs)
+            if plan.keep == KEEP_REUSE:
+                self.memory.observe(plan.step, x, sigma, cond)
+                return [cond, self.memory.estimate_uncond(sigma, cond)] + rest
+        kept = cond if plan.keep == KEEP_COND else uncond
+        # Hooks see one consistent pair; a clone so that no hook can alias the two slots.
+        return [kept, kept.clone()] + rest
 
-    def _measure(self, decision: StepDecision, x, cond_x0, uncond_x0) -> None:
-        cond, uncond = x - cond_x0, x - uncond_x0  # ratios within one call: the factor sigma cancels
+    def _hold(self, plan: CallPlan, x, sigma, outputs: list, ran, served) -> list:
+        """Coordinating: keep what the network ran, and hand a served branch its held output instead."""
+        for slot, branch in enumerate(BOTH):
+            if branch in ran:
+                self.held.keep(branch, x, sigma, outputs[slot], plan.expert)
+            elif branch in served:
+                held = self.held.serve(branch, x, sigma, outputs[slot], plan.expert)
+                outputs[slot] = outputs[slot] if held is None else held
+        return outputs
+
+    def must_reach_network(self, plan: CallPlan) -> bool:
+        """Coordinating: a full-CFG call, or the first call on an expert, is one no cache may answer."""
+        return self.held is not None and (plan.full or self._network_expert != (plan.expert,))
+
+    def guided(self, plan: CallPlan, x: torch.Tensor, sigma: torch.Tensor, guided_x0: torch.Tensor,
+               reached_the_guider: bool) -> torch.Tensor:
+        """The guided x0 prediction the sampler gets for the call. ``reached_the_guider`` False: a step cache
+        between the pack and the guider answered the whole call with ``guided_x0``; nothing reached the
+        network. Coordinating, such a call gets the latest guided output held instead (``held.py``)."""
+        if reached_the_guider:
+            if self.held is not None:
+                self.held.keep(GUIDED, x, sigma, guided_x0, plan.expert)
+            return guided_x0
+        self._account(plan, (), plan.branches)
+        held = None if self.held is None else self.held.serve(GUIDED, x, sigma, guided_x0, plan.expert)
+        return guided_x0 if held is None else held
+
+    def _account(self, plan: CallPlan, ran: Collection[str], served: Collection[str]) -> None:
+        rec = self.ledger.steps[plan.step]
+        rec.sampler_calls += 1
+        rec.model_calls += len(ran)
+        rec.model_calls_cached += len(served)
+        rec.full = plan.full
+        rec.kept = plan.keep
+        rec.reasons = plan.reasons
+        rec.reused_from = plan.reused_from
+        rec.refreshed = plan.refreshed
+        rec.note = plan.note
+        if plan.full and served and self.memory is not None and self.memory.latest is not None:
+            rec.note = (f"{' and '.join(sorted(served))} from a step cache: guidance of step "
+                        f"{self.memory.latest.step} kept")
+        if plan.expert is not None:
+            # A multi-stage step can straddle the boundary: its calls then name both experts.
+            rec.expert = plan.expert if rec.expert in (None, plan.expert) else MIXED_EXPERTS
+
+    def _learn(self, plan: CallPlan, x, sigma, cond_x0, uncond_x0) -> None:
+        """From a full call the network ran: the guidance to reuse, and the measures of the adaptive rules.
+
+        The measures are taken on ``x - x0``, the model output times sigma: the cosine and the
+        relative difference as Adaptive Guidance takes them on noise predictions (the factor
+        cancels), the decay on the difference of the denoised predictions themselves.
+        """
+        if self.memory is not None:
+            self.memory.remember(plan.step, x, sigma, cond_x0, uncond_x0, plan.expert)
+        cond, uncond = x - cond_x0, x - uncond_x0
         agree = agreement(cond, uncond)
-        if decision.step not in self._diagnostics:  # the step's first call is the one the ledger shows
-            self._diagnostics[decision.step] = (relative_difference(cond, uncond), agree)
-        if not self.policy.adaptive or self.ledger.adaptive_latched_at is not None:
-            return
+        if plan.step not in self._diagnostics:  # the step's first call is the one the ledger shows
+            self._diagnostics[plan.step] = (relative_change(uncond, cond), agree)
+        if self.policy.adaptive and self.latched_at is None and self._latches(cond, uncond, agree):
+            self.latched_at = self.ledger.adaptive_latched_at = plan.step
+
+    def _latches(self, cond, uncond, agree) -> bool:
         latch = False
         if self.policy.adaptive_threshold > 0.0:
             latch = bool((agree >= self.policy.adaptive_threshold).all())
@@ -140,8 +195,7 @@ class TruncationRun:
             difference = difference_norm(cond, uncond)
             self._peak = difference if self._peak is None else torch.maximum(self._peak, difference)
             latch = latch or bool((difference <= self.policy.adaptive_decay * self._peak).all())
-        if latch:
-            self.ledger.adaptive_latched_at = decision.step
+        return latch
 
     def finish(self) -> Ledger:
         """The ledger with its measures read back as floats (one device sync, at the end)."""

@@ -15,7 +15,8 @@ if browser.missing():
 
 
 POLICY_WIDGETS = ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low", "sigma_high",
-                  "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay", "truncated_cfg_strip"]
+                  "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay", "step_cache",
+                  "truncated_cfg_strip"]
 NODES = {
     "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
                            ["cfg"] + POLICY_WIDGETS),
@@ -51,7 +52,7 @@ def test_widget_defaults_are_the_documented_ones(page):
     }""")
     assert values == {"cfg": 4, "cfg_truncate_steps": 5, "cfg_trunc_ratio": 1, "keep": "cond", "cfg_low_noise": 0,
                       "sigma_low": 0, "sigma_high": 0, "adaptive_threshold": 0, "cfg_every": 0, "reuse_refresh": 0,
-                      "adaptive_decay": 0}
+                      "adaptive_decay": 0, "step_cache": "coordinate"}
 
 
 def test_keep_offers_every_mode(page):

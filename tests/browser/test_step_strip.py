@@ -72,19 +72,19 @@ def test_the_strip_updates_during_the_run_and_ends_at_the_ledger(finished):
     assert state["updates"] >= 1, "no step event reached the strip while sampling"
     assert state["steps"] == STEPS
     assert state["cells"] == ["full"] * 3 + ["cond"] * 5  # cfg_truncate_steps 5 of 8, keep cond
-    assert (state["branches"], state["branchesFull"]) == (11, 16)
-    assert f"[Truncated CFG] {STEPS} steps, 5 truncated, branch evaluations 11 / 16" in log
+    assert (state["modelCalls"], state["modelCallsFull"]) == (11, 16)
+    assert f"[Truncated CFG] {STEPS} steps, 5 truncated, model calls 11 / 16" in log
     assert state["seconds"] > 0
     assert state["switchStep"] is not None and 0 <= state["switchStep"] <= STEPS  # the Wan expert boundary
 
 
-def test_every_step_event_counts_the_call_it_announces(page, finished):
+def test_every_step_event_counts_the_call_it_follows(page, finished):
     events = page.evaluate("() => window.tcfgSteps")
     assert events, "no step event arrived"
     first = events[0]
-    assert first["decisions"][0][:2] == [0, True]
-    assert (first["branches"], first["branches_full_cfg"]) == (2, 2)  # step 0's full call, counted as it starts
-    assert all(e["branches"] > 0 for e in events)
+    assert first["cells"][0] == [0, "full"]
+    assert (first["model_calls"], first["model_calls_full_cfg"]) == (2, 2)  # step 0's full call, just made
+    assert all(e["model_calls"] > 0 for e in events)
 
 
 def test_the_chart_has_one_point_per_full_step(finished):
@@ -99,7 +99,10 @@ def test_the_strip_survives_switching_workflows_without_a_rerun(page, finished):
     history_before = len(page.server.get("/history"))
     saved = page.evaluate("() => JSON.stringify(window.app.graph.serialize())")
     (guider,) = [n for n in json.loads(saved)["nodes"] if str(n["id"]) == str(node_id)]
-    assert len(guider["widgets_values"]) == 11, "the strip must not add an entry to widgets_values"
+    inputs = page.evaluate("() => window.LiteGraph.getNodeType('TruncatedCFGGuider').nodeData.input")
+    widgets = [name for part in ("required", "optional") for name, spec in inputs.get(part, {}).items()
+               if spec[0] not in ("MODEL", "CONDITIONING")]
+    assert len(guider["widgets_values"]) == len(widgets), "the strip must not add an entry to widgets_values"
     other = json.loads((PACK_ROOT / "workflows" / "lumina2_t2i_truncated_cfg.json").read_text())
     page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", other)
     page.evaluate("async (wf) => { await window.app.loadGraphData(JSON.parse(wf)); }", saved)
@@ -137,7 +140,7 @@ def test_an_interrupted_run_says_so_and_where(page, finished):
     page.wait_for_function(DONE_JS, arg=node_id, timeout=120_000)
     state = page.evaluate(STATE_JS, node_id)
     assert state["outcome"] == "interrupted" and state["current"] == -1
-    assert 0 <= state["lastStep"] < 399 and state["branches"] > 0  # the last step whose call completed
+    assert 0 <= state["lastStep"] < 399 and state["modelCalls"] > 0  # the last step whose call completed
     assert state["cells"][-1] is None  # the steps that never ran stay empty
 
 

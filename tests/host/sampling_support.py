@@ -4,10 +4,12 @@ from __future__ import annotations
 import contextlib
 
 import comfy.samplers
+import nodes
 import torch
 from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
 from truncated_cfg.nodes.guider import TruncatedCFGGuider
+from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch
 
 SEED = 7
 STEPS = 8
@@ -30,10 +32,22 @@ def sample_custom_advanced(guider, sampler_name: str, batch: int, sigmas: torch.
     return out[0]["samples"]
 
 
+def ksampler(model, conds, batch: int = 1, sampler_name: str = "euler", cfg: float = CFG, steps: int = STEPS,
+             lat=None, denoise: float = 1.0) -> torch.Tensor:
+    """ComfyUI's KSampler node (scheduler "simple"), as a graph runs it; ``lat`` replaces the empty latent."""
+    lat = latent(batch) if lat is None else lat
+    out = nodes.KSampler().sample(model, SEED, steps, cfg, sampler_name, "simple", conds[0], conds[1], lat, denoise)
+    return out[0]["samples"]
+
+
 def truncated_guider(model, conds, cfg: float = CFG, **policy):
-    settings = dict(ALL_OFF)
-    settings.update(policy)
-    return TruncatedCFGGuider.execute(model, conds[0], conds[1], cfg, **settings).result[0]
+    """The Truncated CFG Guider node's output: every rule off but those given."""
+    return TruncatedCFGGuider.execute(model, conds[0], conds[1], cfg, **{**ALL_OFF, **policy}).result[0]
+
+
+def patched_model(model, **policy):
+    """The Truncated CFG (model patch) node's output: every rule off but those given."""
+    return TruncatedCFGModelPatch.execute(model, **{**ALL_OFF, **policy}).result[0]
 
 
 def core_guider(model, positive, negative, cfg: float):
@@ -79,15 +93,25 @@ class ReferenceGuider(comfy.samplers.CFGGuider):
                                                 model_options=model_options, seed=seed)
 
 
+def first_layer(network):
+    """The layer every computed call of the network starts with (Wan: patch_embedding, Lumina 2: x_embedder).
+
+    It runs only when the network computes: its forward is entered even for a call that a step cache
+    inside it (core EasyCache) answers."""
+    return getattr(network, "patch_embedding", None) or network.x_embedder
+
+
 @contextlib.contextmanager
-def count_rows(model):
-    """Counts batch rows through the diffusion model's forward: what the model actually ran."""
+def count_rows(model, networks=None):
+    """Counts batch rows at the first layer of each network (default: the model's own): what actually ran."""
     rows = []
-    handle = model.model.diffusion_model.register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
+    handles = [first_layer(network).register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
+               for network in (networks or [model.model.diffusion_model])]
     try:
         yield rows
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
 
 
 class CfgSpy:

@@ -38,3 +38,11 @@ def test_quick_speed_run_writes_both_tables_with_exact_branch_counts(tmp_path, c
     native, one_pass = experts[0].split(" | "), experts[1].split(" | ")
     assert native[1:3] == one_pass[1:3]  # the same calls on each expert
     assert "| spread |" in text
+    # With a step cache: each cache's rows against core CFGGuider with the same cache, the network's own count.
+    assert "## With a step cache on the model" in text
+    for cache in ("LazyCache 0.3", "EasyCache 0.3"):
+        core_ran, core_full = map(int, rows[f"core CFGGuider + {cache}"].split(" / "))
+        assert core_ran == core_full <= 8  # the reference row: what core CFGGuider ran with this cache
+        for mode in ("coordinate", "independent"):
+            ran, full = map(int, rows[f"ours, every 4, reuse_extrapolated, {mode} + {cache}"].split(" / "))
+            assert ran <= 2 + 3 and full == core_full  # step 0 full, 1 to 3 reused, some of them cached

@@ -11,27 +11,14 @@ import nodes  # noqa: E402
 from comfy_extras.nodes_apg import APG  # noqa: E402
 from comfy_extras.nodes_model_advanced import RescaleCFG  # noqa: E402
 from comfy_extras.nodes_slg import SkipLayerGuidanceDiT  # noqa: E402
-from sampling_support import (CFG, SEED, STEPS, CfgSpy, core_guider, latent, sample_custom_advanced,  # noqa: E402
-                              schedule, truncated_guider)
+from sampling_support import (CFG, SEED, STEPS, CfgSpy, core_guider, ksampler, latent,  # noqa: E402
+                              patched_model, sample_custom_advanced, schedule, truncated_guider)
 
-from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
 from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
 
 
 class Boom(RuntimeError):
     pass
-
-
-def patch(model, **policy):
-    settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
-    settings.update(policy)
-    return TruncatedCFGModelPatch.execute(model, **settings).result[0]
-
-
-def ksampler(model, conds, lat=None, steps=STEPS, denoise=1.0, sampler="euler"):
-    lat = latent(1) if lat is None else lat
-    return nodes.KSampler().sample(model, SEED, steps, CFG, sampler, "simple", conds[0], conds[1], lat,
-                                   denoise)[0]["samples"]
 
 
 def fail_at_call(model, n, error):
@@ -62,11 +49,11 @@ def test_a_run_that_dies_leaves_nothing_behind(wan_model, wan_conds, error):
     again = sample_custom_advanced(guider, "euler", 1, sigmas)
     fresh = truncated_guider(wan_model, wan_conds, cfg_truncate_steps=4)
     assert torch.equal(again, sample_custom_advanced(fresh, "euler", 1, sigmas))
-    assert guider.controller.last_ledger.calls == STEPS and len(guider.controller.history) == 1
+    assert guider.controller.last_ledger.sampler_calls == STEPS and len(guider.controller.history) == 1
 
 
 def test_denoise_below_one_counts_steps_within_the_partial_schedule(wan_model, wan_conds):
-    model = patch(wan_model, cfg_truncate_steps=2, sigma_low=0.0)
+    model = patched_model(wan_model, cfg_truncate_steps=2, sigma_low=0.0)
     ksampler(model, wan_conds, steps=8, denoise=0.5)
     ledger = controller_of(model).last_ledger
     assert len(ledger.steps) == 8 and ledger.truncated_steps == [6, 7]
@@ -74,7 +61,7 @@ def test_denoise_below_one_counts_steps_within_the_partial_schedule(wan_model, w
 
 
 def test_sigma_window_gives_the_same_decisions_however_the_schedule_is_split(wan_model, wan_conds):
-    model = patch(wan_model, sigma_low=0.6)
+    model = patched_model(wan_model, sigma_low=0.6)
     ksampler(model, wan_conds, steps=10)
     whole = {round(s.sigma, 6): s.full for s in controller_of(model).last_ledger.steps}
     first = nodes.KSamplerAdvanced().sample(model, "enable", SEED, 10, CFG, "euler", "simple", wan_conds[0],
@@ -90,7 +77,7 @@ def test_latent_noise_mask_inpainting(wan_model, wan_conds):
     mask = torch.zeros(1, 8, 8)
     mask[:, :, 4:] = 1.0
     lat = nodes.SetLatentNoiseMask().set_mask(latent(1), mask)[0]
-    model = patch(wan_model, cfg_truncate_steps=3)
+    model = patched_model(wan_model, cfg_truncate_steps=3)
     out = ksampler(model, wan_conds, lat=lat)
     assert torch.isfinite(out).all() and controller_of(model).last_ledger.truncated_steps == [5, 6, 7]
 
@@ -107,7 +94,7 @@ def test_several_conditionings_with_areas_strengths_ranges_and_an_empty_negative
         seen.append((float(args["timestep"].flatten()[0]), list(args["cond_or_uncond"])))
         return apply_model(args["input"], args["timestep"], **args["c"])
 
-    model = patch(wan_model, cfg_truncate_steps=3)
+    model = patched_model(wan_model, cfg_truncate_steps=3)
     model.set_model_unet_function_wrapper(record)
     out = ksampler(model, (positive, negative))
     assert torch.isfinite(out).all()
@@ -123,7 +110,7 @@ def test_several_conditionings_with_areas_strengths_ranges_and_an_empty_negative
 @pytest.mark.parametrize("add", ["apg", "rescale", "slg"])
 def test_composes_with_core_guidance_nodes(wan_model, wan_conds, add):
     spy = CfgSpy()
-    model = patch(spy.attach(wan_model), cfg_truncate_steps=3)
+    model = patched_model(spy.attach(wan_model), cfg_truncate_steps=3)
     if add == "apg":
         model = APG.execute(model, 1.0, 0.0, 0.0).result[0]
     elif add == "rescale":
@@ -143,12 +130,12 @@ def test_an_empty_schedule_samples_nothing_and_says_so(wan_model, wan_conds):
     out = sample_custom_advanced(guider, "euler", 1, torch.tensor([1.0]))
     assert out.shape == lat["samples"].shape
     ledger = guider.controller.last_ledger
-    assert ledger.calls == 0 and ledger.summary() == "0 steps, 0 truncated, branch evaluations 0 / 0 (0.0 % saved)"
+    assert ledger.sampler_calls == 0 and ledger.summary() == "0 steps, 0 truncated, model calls 0 / 0 (0.0 % saved)"
 
 
 def test_a_core_guider_after_a_patched_run_is_untouched(wan_model, wan_conds):
     # The patch lives on a clone: the original model samples exactly as before.
     sigmas = schedule(wan_model)
     before = sample_custom_advanced(core_guider(wan_model, *wan_conds, CFG), "euler", 1, sigmas)
-    ksampler(patch(wan_model, cfg_truncate_steps=5), wan_conds)
+    ksampler(patched_model(wan_model, cfg_truncate_steps=5), wan_conds)
     assert torch.equal(sample_custom_advanced(core_guider(wan_model, *wan_conds, CFG), "euler", 1, sigmas), before)

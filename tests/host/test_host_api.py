@@ -20,7 +20,7 @@ from comfy_api.latest import ComfyExtension, io  # noqa: E402
 from devtools.host import PACK_ROOT  # noqa: E402
 
 SOURCES = sorted((PACK_ROOT / "nodes").glob("*.py"))
-DOTTED = re.compile(r"\b((?:comfy\.[a-z_]+|folder_paths)(?:\.[A-Za-z_]+)+)")
+DOTTED = re.compile(r"\b((?:comfy\.[a-z_]+|comfy_execution\.[a-z_]+|folder_paths)(?:\.[A-Za-z_]+)+)")
 IO_NAMES = re.compile(r"\bio\.([A-Z][A-Za-z]*)(?:\.([A-Z][A-Za-z]*|[a-z_]+))?")
 
 
@@ -49,7 +49,8 @@ def parameters(fn) -> list[str]:
 def test_the_source_scan_finds_what_the_pack_uses():
     dotted = references(DOTTED)
     assert {"comfy.samplers.calc_cond_batch", "comfy.patcher_extension.WrappersMP.PREDICT_NOISE",
-            "comfy.model_management.load_models_gpu", "folder_paths.get_filename_list"} <= dotted
+            "comfy.model_management.load_models_gpu", "folder_paths.get_filename_list",
+            "comfy_execution.utils.get_executing_context"} <= dotted
     assert ("Guider", "Output") in references(IO_NAMES)
 
 

@@ -12,7 +12,7 @@ require_host()
 import comfy.sd  # noqa: E402
 
 from devtools.checkpoints import flux_vae_state_dict, save_state_dict, save_wan  # noqa: E402
-from truncated_cfg.nodes.experts import experts_of  # noqa: E402
+from truncated_cfg.nodes.expert_routing import experts_of  # noqa: E402
 from truncated_cfg.nodes.lumina2_loader import Lumina2Loader  # noqa: E402
 from truncated_cfg.nodes.wan_a14b import WanA14BLoader  # noqa: E402
 

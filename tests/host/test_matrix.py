@@ -1,7 +1,7 @@
 """Every sampler and every scheduler of ComfyUI, with the guider and with the model patch, truncation on,
 keeping cond and reusing the guidance.
 
-Each case asserts a finite result, one ledger entry per model call (forwards counted at the
+Each case asserts a finite result, one ledger entry per sampler call (forwards counted at the
 diffusion model), rows equal to the ledger's branches, and full CFG exactly on the steps the
 policy leaves untruncated. Samplers whose calls fall between schedule points (and dpm_adaptive,
 which picks its own) are placed by the design's sigma rule.
@@ -44,13 +44,13 @@ KEEPS = ["cond", "reuse"]
 
 def check(ledger, rows, out, batch, keep):
     assert torch.isfinite(out).all()
-    assert ledger.calls == len(rows), "one decision per model call"
-    assert sum(rows) == ledger.branches * batch
+    assert ledger.sampler_calls == len(rows), "one plan per sampler call"
+    assert sum(rows) == ledger.model_calls * batch
     assert len(ledger.steps) == STEPS
     for step in ledger.steps:
-        if step.calls:
+        if step.sampler_calls:
             assert step.full == (step.index < STEPS - TRUNCATE), step
-            assert step.branches == step.calls * (2 if step.full else 1)
+            assert step.model_calls == step.sampler_calls * (2 if step.full else 1)
             if not step.full:
                 # Reuse needs a full step before it: the guidance of the latest one, never a later one.
                 assert step.kept == keep, step

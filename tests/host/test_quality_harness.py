@@ -14,10 +14,10 @@ import safetensors  # noqa: E402
 
 from devtools.host import PACK_ROOT  # noqa: E402
 from quality import train_digits  # noqa: E402
-from quality.settings import FULL, KEEP_UNCOND, LAST_N, NO_CFG, Setting, sweep_settings  # noqa: E402
+from quality.settings import FULL, LAST_N, NO_CFG, UNCOND_KEPT, Setting, cache_settings, sweep_settings  # noqa: E402
 from quality.judge import Judge  # noqa: E402
-from quality.sweep import (DEFAULT_WEIGHTS, SweepConfig, load_digits_model, load_two_experts, run_settings,  # noqa: E402
-                           run_sweep)
+from quality.sweep import (DEFAULT_WEIGHTS, SweepConfig, load_digits_model, load_two_experts,  # noqa: E402
+                           run_settings, run_sweep, step_caches_that_sample_batches)
 
 
 def test_shipped_weights_are_small_and_carry_their_provenance():
@@ -67,7 +67,7 @@ def test_training_is_deterministic_and_follows_the_seed():
 def tiny_sweep():
     settings = [Setting(FULL, "full CFG"), Setting(NO_CFG, "cfg 1", cfg_one=True),
                 Setting(LAST_N, "last 2", {"cfg_truncate_steps": 2}),
-                Setting(KEEP_UNCOND, "last 2, keep uncond", {"cfg_truncate_steps": 2, "keep": "uncond"}),
+                Setting(UNCOND_KEPT, "last 2, keep uncond", {"cfg_truncate_steps": 2, "keep": "uncond"}),
                 Setting("renorm", "renorm 1.0, full CFG", renorm_cfg=1.0)]
     config = SweepConfig(per_class=2, steps=4)
     return run_sweep(settings, config, log=lambda line: None)
@@ -75,9 +75,9 @@ def tiny_sweep():
 
 def test_tiny_sweep_counts_the_calls_the_model_ran(tiny_sweep):
     by = {r["label"]: r for r in tiny_sweep}
-    assert by["full CFG"]["calls"] == 8 and by["full CFG"]["calls_saved"] == 0.0
-    assert by["cfg 1"]["calls"] == 4 and by["cfg 1"]["calls_saved"] == 0.5
-    assert by["last 2"]["calls"] == 6 and by["last 2"]["truncated_steps"] == [2, 3]
+    assert by["full CFG"]["model_calls"] == 8 and by["full CFG"]["model_calls_saved"] == 0.0
+    assert by["cfg 1"]["model_calls"] == 4 and by["cfg 1"]["model_calls_saved"] == 0.5
+    assert by["last 2"]["model_calls"] == 6 and by["last 2"]["truncated_steps"] == [2, 3]
     assert by["last 2, keep uncond"]["truncated_steps"] == [2, 3]
     assert by["full CFG"]["truncated_steps"] == []
     for r in tiny_sweep:
@@ -101,21 +101,30 @@ def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_pat
     import quality_digits
 
     assert quality_digits.main(["--per-class", "2", "--steps", "4", "--samplers", "euler,uni_pc", "--no-experts",
-                                "--no-long-run", "--out-dir", str(tmp_path)]) == 0
+                                "--no-long-run", "--cache-runs", "euler:6", "--out-dir", str(tmp_path)]) == 0
     text = (tmp_path / "quality.md").read_text()
     results = json.loads((tmp_path / "quality.json").read_text())
     assert list(results["samplers"]) == ["euler", "uni_pc"] and results["experts"] == results["long_run"] == []
     for rows in results["samplers"].values():
         assert [r["label"] for r in rows] == [s.label for s in sweep_settings(4)]
         assert rows[0]["drift"] == 0.0 and all(r["drift"] >= 0.0 for r in rows)
-    table_lines = sum(line.startswith("| ") for line in text.splitlines())
+    sweep_part = text.split("## With a step cache")[0]
+    table_lines = sum(line.startswith("| ") for line in sweep_part.splitlines())
     assert table_lines == 2 * (1 + len(sweep_settings(4)))  # a header and a row per setting, per sampler
     assert "## euler" in text and "## uni_pc" in text
     assert "Settings saving the most calls within 1%" in text and "The picture full CFG makes" in text
     assert "Run: `bash benchmarks/quality.sh --per-class 2 --steps 4 --samplers euler,uni_pc" in text
     assert "2 samples per class, 4 steps (simple) with each of euler, uni_pc" in text
-    for plot in ("quality_pareto.png", "quality_pareto_uni_pc.png"):
+    for plot in ("quality_pareto.png", "quality_pareto_uni_pc.png", "quality_caches_euler_6.png"):
         assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
+    # The step caches: every setting ran, its ledger agreeing with the rows the network ran (sweep.sample checks).
+    (cache_rows,) = results["caches"].values()
+    assert [r["label"] for r in cache_rows] == [s.label for s in cache_settings(step_caches_that_sample_batches())]
+    assert "## With a step cache" in text and "### euler, 6 steps" in text
+    by = {r["label"]: r for r in cache_rows}
+    assert by["full CFG"]["model_calls"] == 12 and by["every 4, reuse_extrapolated"]["model_calls"] == 2 * 2 + 4
+    for cache in step_caches_that_sample_batches():
+        assert by[f"{cache} 0.3 + every 4, coordinate"]["model_calls"] <= 8
 
 
 def test_the_two_expert_digits_model_counts_both_networks_and_refreshes_at_the_switch():
@@ -128,7 +137,7 @@ def test_the_two_expert_digits_model_counts_both_networks_and_refreshes_at_the_s
                                                 log=lambda line: None)}
     # Full CFG on steps 0, 4, 8, 12, 16, reuse between; the low-noise expert takes over at step 3.
     shipped = rows["every 4, reuse, full CFG after the switch"]
-    assert shipped["calls"] == 2 * 6 + 14 and 3 not in shipped["truncated_steps"]
+    assert shipped["model_calls"] == 2 * 6 + 14 and 3 not in shipped["truncated_steps"]
     kept = rows["every 4, reuse, cond after the switch"]
-    assert kept["calls"] == 2 * 5 + 15 and 3 in kept["truncated_steps"]
-    assert rows["full CFG"]["calls"] == 40 and rows["full CFG"]["drift"] == 0.0
+    assert kept["model_calls"] == 2 * 5 + 15 and 3 in kept["truncated_steps"]
+    assert rows["full CFG"]["model_calls"] == 40 and rows["full CFG"]["drift"] == 0.0

@@ -20,7 +20,7 @@ EXPECTED = {
 }
 GUIDER_INPUTS = ["model", "positive", "negative", "cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep"]
 OPTIONAL = ["cfg_low_noise", "sigma_low", "sigma_high", "adaptive_threshold", "cfg_every", "reuse_refresh",
-            "adaptive_decay"]
+            "adaptive_decay", "step_cache"]
 
 
 def load_pack(caplog):

@@ -24,7 +24,7 @@ def test_reuse_with_every_rule_off_equals_cfgguider_bit_for_bit(wan_model, wan_c
     expected = sample_custom_advanced(core_guider(wan_model, *wan_conds, CFG), sampler_name, batch, sigmas)
     guider = truncated_guider(wan_model, wan_conds, keep="reuse")
     assert torch.equal(sample_custom_advanced(guider, sampler_name, batch, sigmas), expected)
-    assert guider.controller.last_ledger.reused_steps == []
+    assert guider.controller.last_ledger.steps_of_kind("reuse") == []
 
 
 def reuse_run(model, conds, batch, keep_mode="reuse", **policy):
@@ -61,18 +61,18 @@ def check_reuse_steps(spy, ledger):
 def test_a_reuse_step_is_cond_plus_scaled_reused_difference_with_one_branch_at_the_network(wan_model, wan_conds,
                                                                                             batch):
     spy, ledger, rows = reuse_run(wan_model, wan_conds, batch, cfg_every=3)
-    assert ledger.full_steps == [0, 3, 6] and ledger.reused_steps == [1, 2, 4, 5, 7]
-    assert [ledger.steps[i].reused_from for i in ledger.reused_steps] == [0, 0, 3, 3, 6]
+    assert ledger.full_steps == [0, 3, 6] and ledger.steps_of_kind("reuse") == [1, 2, 4, 5, 7]
+    assert [ledger.steps[i].reused_from for i in ledger.steps_of_kind("reuse")] == [0, 0, 3, 3, 6]
     assert rows == [2 * batch if i in (0, 3, 6) else batch for i in range(STEPS)]
     assert check_reuse_steps(spy, ledger) == 5
 
 
 def test_reuse_extrapolated_follows_the_line_through_the_latest_two_full_steps(wan_model, wan_conds):
     spy, ledger, rows = reuse_run(wan_model, wan_conds, 2, cfg_every=3, keep_mode="reuse_extrapolated")
-    assert ledger.full_steps == [0, 3, 6] and ledger.reused_steps == [1, 2, 4, 5, 7]
-    assert sum(rows) == ledger.branches * 2
+    assert ledger.full_steps == [0, 3, 6] and ledger.steps_of_kind("reuse") == [1, 2, 4, 5, 7]
+    assert sum(rows) == ledger.model_calls * 2
     full = {i: (spy.pre[i][0], (spy.pre[i][1] - spy.pre[i][2]) / spy.pre[i][0]) for i in ledger.full_steps}
-    for step in ledger.reused_steps:
+    for step in ledger.steps_of_kind("reuse"):
         sigma_now, cond_now, estimated_uncond = spy.pre[step]
         latest = ledger.steps[step].reused_from
         sigma_1, d_1 = full[latest]
@@ -112,8 +112,9 @@ def test_the_model_patch_reuses_in_ksampler_and_reports_it(wan_model, wan_conds,
         nodes.KSampler().sample(model, 1, STEPS, CFG, "dpmpp_2m", "simple", wan_conds[0], wan_conds[1],
                                 {"samples": torch.zeros(1, 16, 1, 8, 8)})
     ledger = controller_of(model).last_ledger
-    assert ledger.reused_steps == [1, 3, 5, 7] and ledger.to_dict()["reused_steps"] == [1, 3, 5, 7]
-    assert "8 steps, 4 truncated, branch evaluations 12 / 16 (25.0 % saved), guidance reused on 4 steps, " \
+    assert ledger.steps_of_kind("reuse") == [1, 3, 5, 7]
+    assert [s["kind"] for s in ledger.to_dict()["steps"]] == ["full", "reuse"] * 4
+    assert "8 steps, 4 truncated, model calls 12 / 16 (25.0 % saved), guidance reused on 4 steps, " \
            "refreshed on 0" in caplog.text
 
 
@@ -121,11 +122,11 @@ def test_the_refresh_runs_full_cfg_where_the_positive_prediction_moved(wan_model
     _, plain, _ = reuse_run(wan_model, wan_conds, 1, cfg_truncate_steps=7)
     spy, refreshed, rows = reuse_run(wan_model, wan_conds, 1, cfg_truncate_steps=7, reuse_refresh=0.05)
     assert plain.full_steps == [0]
-    assert len(refreshed.refreshed_steps) >= 1 and refreshed.branches > plain.branches
-    for step in refreshed.refreshed_steps:
+    assert len(refreshed.steps_of_kind("refresh")) >= 1 and refreshed.model_calls > plain.model_calls
+    for step in refreshed.steps_of_kind("refresh"):
         assert refreshed.steps[step].refreshed == "prediction moved" and refreshed.steps[step].reasons
-    assert sum(rows) == refreshed.branches  # a refresh costs its second branch, nothing more
-    assert check_reuse_steps(spy, refreshed) == len(refreshed.reused_steps)
+    assert sum(rows) == refreshed.model_calls  # a refresh costs its second branch, nothing more
+    assert check_reuse_steps(spy, refreshed) == len(refreshed.steps_of_kind("reuse"))
 
 
 class Boom(RuntimeError):

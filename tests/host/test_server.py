@@ -58,7 +58,7 @@ def test_a_ksampler_graph_with_the_patch_and_renorm_runs_and_reports(server):
     assert status == 200 and not answer.get("node_errors"), answer
     result = server.wait_for(answer["prompt_id"])
     assert result["status"]["status_str"] == "success", result["status"]
-    assert "[Truncated CFG] 6 steps, 2 truncated, branch evaluations 10 / 12 (16.7 % saved)" in server.log_text()
+    assert "[Truncated CFG] 6 steps, 2 truncated, model calls 10 / 12 (16.7 % saved)" in server.log_text()
 
 
 def test_out_of_range_input_is_refused_before_anything_runs(server):
@@ -79,8 +79,8 @@ def test_one_patched_model_in_two_samplers_keeps_two_ledgers(server):
     assert status == 200, answer
     assert server.wait_for(answer["prompt_id"])["status"]["status_str"] == "success"
     log = server.log_text()[start:]
-    assert "[Truncated CFG] 6 steps, 2 truncated, branch evaluations 10 / 12" in log
-    assert "[Truncated CFG] 4 steps, 2 truncated, branch evaluations 6 / 8" in log
+    assert "[Truncated CFG] 6 steps, 2 truncated, model calls 10 / 12" in log
+    assert "[Truncated CFG] 4 steps, 2 truncated, model calls 6 / 8" in log
 
 
 @pytest.mark.parametrize("name, value, words", [

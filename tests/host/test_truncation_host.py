@@ -14,8 +14,10 @@ import nodes  # noqa: E402
 from comfy_extras.nodes_cfg import CFGNorm, CFGZeroStar  # noqa: E402
 from comfy_extras.nodes_custom_sampler import SamplerCustom  # noqa: E402
 from comfy_extras.nodes_perpneg import Guider_PerpNeg  # noqa: E402
-from sampling_support import (CFG, SEED, STEPS, CfgSpy, ReferenceGuider, core_guider, count_rows,  # noqa: E402
-                              latent, sample_custom_advanced, schedule, truncated_guider)
+from bad_policy_inputs import BAD_POLICY_INPUTS  # noqa: E402
+from sampling_support import (ALL_OFF, CFG, SEED, STEPS, CfgSpy, ReferenceGuider, core_guider,  # noqa: E402
+                              count_rows, ksampler, latent, patched_model, sample_custom_advanced, schedule,
+                              truncated_guider)
 
 from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
@@ -23,17 +25,6 @@ from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
 
 SAMPLERS = ["euler", "heun", "dpmpp_2m", "dpmpp_2s_ancestral", "res_multistep", "uni_pc", "euler_cfg_pp"]
 PLAIN_SAMPLERS = [s for s in SAMPLERS if not s.endswith("_cfg_pp")]
-
-
-def patch(model, **policy):
-    settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
-    settings.update(policy)
-    return TruncatedCFGModelPatch.execute(model, **settings).result[0]
-
-
-def ksampler(model, conds, batch, sampler_name="euler", cfg=CFG, steps=STEPS):
-    out = nodes.KSampler().sample(model, SEED, steps, cfg, sampler_name, "simple", conds[0], conds[1], latent(batch))
-    return out[0]["samples"]
 
 
 @pytest.mark.parametrize("batch", [1, 2])
@@ -46,14 +37,15 @@ def test_guider_with_every_rule_off_equals_cfgguider_bit_for_bit(wan_model, wan_
         got = sample_custom_advanced(guider, sampler_name, batch, sigmas)
     assert torch.equal(got, expected)
     ledger = guider.controller.last_ledger
-    assert ledger.truncated_steps == [] and sum(rows) == ledger.branches * batch == ledger.branches_full_cfg * batch
+    assert ledger.truncated_steps == []
+    assert sum(rows) == ledger.model_calls * batch == ledger.model_calls_full_cfg * batch
 
 
 @pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("sampler_name", SAMPLERS)
 def test_patch_with_every_rule_off_leaves_ksampler_bit_identical(wan_model, wan_conds, sampler_name, batch):
     expected = ksampler(wan_model, wan_conds, batch, sampler_name)
-    assert torch.equal(ksampler(patch(wan_model), wan_conds, batch, sampler_name), expected)
+    assert torch.equal(ksampler(patched_model(wan_model), wan_conds, batch, sampler_name), expected)
 
 
 @pytest.mark.parametrize("batch", [1, 2])
@@ -68,8 +60,8 @@ def test_truncated_steps_equal_core_cfg1_steps_bit_for_bit(wan_model, wan_conds,
     assert torch.equal(got, expected)
     ledger = guider.controller.last_ledger
     assert ledger.truncated_steps == [5, 6, 7]
-    assert sum(rows) == ledger.branches * batch < ledger.branches_full_cfg * batch
-    assert all(s.branches == s.calls for s in ledger.steps if s.index >= 5)
+    assert sum(rows) == ledger.model_calls * batch < ledger.model_calls_full_cfg * batch
+    assert all(s.model_calls == s.sampler_calls for s in ledger.steps if s.index >= 5)
 
 
 @pytest.mark.parametrize("sampler_name", ["euler", "heun"])
@@ -116,7 +108,7 @@ def test_cfg_pp_samplers_skip_the_branch_and_read_the_kept_prediction(wan_model,
     with count_rows(wan_model) as rows:
         got = sample_custom_advanced(guider, sampler_name, batch, sigmas)
     ledger = guider.controller.last_ledger
-    assert ledger.truncated_steps == [4, 5, 6, 7] and sum(rows) == ledger.branches * batch == 12 * batch
+    assert ledger.truncated_steps == [4, 5, 6, 7] and sum(rows) == ledger.model_calls * batch == 12 * batch
     assert torch.isfinite(got).all()
     for post in spy.post[4:]:
         assert torch.equal(post["uncond_denoised"], post["cond_denoised"])
@@ -128,7 +120,7 @@ def test_cfg_pp_samplers_skip_the_branch_and_read_the_kept_prediction(wan_model,
 
 
 def test_patch_works_in_ksampler_ksampler_advanced_and_sampler_custom(wan_model, wan_conds):
-    model = patch(wan_model, cfg_truncate_steps=2)
+    model = patched_model(wan_model, cfg_truncate_steps=2)
     controller = controller_of(model)
     ksampler(model, wan_conds, 1)
     assert controller.last_ledger.truncated_steps == [6, 7]
@@ -139,23 +131,23 @@ def test_patch_works_in_ksampler_ksampler_advanced_and_sampler_custom(wan_model,
     with count_rows(wan_model) as rows:
         SamplerCustom().sample(model, True, SEED, CFG, wan_conds[0], wan_conds[1],
                                comfy.samplers.sampler_object("dpmpp_2m"), schedule(wan_model), latent(2))
-    assert controller.last_ledger.truncated_steps == [6, 7] and sum(rows) == 2 * controller.last_ledger.branches
+    assert controller.last_ledger.truncated_steps == [6, 7] and sum(rows) == 2 * controller.last_ledger.model_calls
 
 
 def test_each_run_gets_its_own_ledger(wan_model, wan_conds):
-    model = patch(wan_model, adaptive_threshold=0.2)
+    model = patched_model(wan_model, adaptive_threshold=0.2)
     controller = controller_of(model)
     ksampler(model, wan_conds, 1, steps=6)
     ksampler(model, wan_conds, 1, steps=4)
     first, second = list(controller.history)[-2:]
     assert len(first.steps) == 6 and len(second.steps) == 4
     assert first is not second and first.adaptive_latched_at == 0 and second.adaptive_latched_at == 0
-    assert second.calls == 4
+    assert second.sampler_calls == 4
 
 
 def test_composes_with_core_post_cfg_nodes_without_a_zero_branch(wan_model, wan_conds):
     spy = CfgSpy()
-    model = patch(spy.attach(wan_model), cfg_trunc_ratio=0.5)
+    model = patched_model(spy.attach(wan_model), cfg_trunc_ratio=0.5)
     model = CFGZeroStar.execute(model).result[0]
     model = CFGNorm.execute(model, 1.0).result[0]
     out = ksampler(model, wan_conds, 2)
@@ -166,7 +158,7 @@ def test_composes_with_core_post_cfg_nodes_without_a_zero_branch(wan_model, wan_
 
 
 def test_guider_on_a_patched_model_replaces_the_patch_policy(wan_model, wan_conds, caplog):
-    model = patch(wan_model, cfg_truncate_steps=5)
+    model = patched_model(wan_model, cfg_truncate_steps=5)
     with caplog.at_level(logging.WARNING):
         guider = truncated_guider(model, wan_conds, cfg_truncate_steps=1)
     assert "replaces it" in caplog.text
@@ -187,7 +179,7 @@ def test_guiders_with_their_own_guidance_pass_through_untouched(wan_model, wan_c
     sigmas = schedule(wan_model)
     expected = sample_custom_advanced(perp_neg(wan_model), "euler", 1, sigmas)
     with caplog.at_level(logging.WARNING):
-        got = sample_custom_advanced(perp_neg(patch(wan_model, cfg_truncate_steps=4)), "euler", 1, sigmas)
+        got = sample_custom_advanced(perp_neg(patched_model(wan_model, cfg_truncate_steps=4)), "euler", 1, sigmas)
     assert torch.equal(got, expected)
     assert "Guider_PerpNeg computes guidance its own way" in caplog.text
 
@@ -198,28 +190,15 @@ def test_more_truncated_steps_than_the_schedule_is_said_once(wan_model, wan_cond
         sample_custom_advanced(guider, "heun", 1, schedule(wan_model))
     notes = [r for r in caplog.records if "every step is truncated" in r.getMessage()]
     assert len(notes) == 1 and "50 is more than the 8 steps" in notes[0].getMessage()
-    summary = [r.getMessage() for r in caplog.records if "branch evaluations" in r.getMessage()]
+    summary = [r.getMessage() for r in caplog.records if "model calls" in r.getMessage()]
     assert len(summary) == 1
-    assert re.fullmatch(r"\[Truncated CFG\] 8 steps, 8 truncated, branch evaluations 15 / 30 \(50\.0 % saved\); "
+    assert re.fullmatch(r"\[Truncated CFG\] 8 steps, 8 truncated, model calls 15 / 30 \(50\.0 % saved\); "
                         r"sampling \d+\.\d\d s", summary[0])
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(cfg_truncate_steps=-2), "cfg_truncate_steps must be 0"),
-    (dict(cfg_trunc_ratio=1.5), r"cfg_trunc_ratio must be in \[0, 1\]"),
-    (dict(sigma_low=0.9, sigma_high=0.5), "sigma window is inverted"),
-    (dict(keep="both"), "keep must be one of cond, uncond, reuse, reuse_extrapolated"),
-    (dict(cfg_every=-1), "cfg_every must be 0"),
-    (dict(reuse_refresh=-0.5, keep="reuse"), "reuse_refresh must be 0"),
-    (dict(reuse_refresh=float("nan"), keep="reuse"), "reuse_refresh is NaN"),
-    (dict(reuse_refresh=0.2, keep="cond"), "reuse_refresh refreshes reused guidance: it needs keep = reuse"),
-    (dict(adaptive_decay=1.0), r"adaptive_decay must be in \[0, 1\)"),
-    (dict(adaptive_decay=float("nan")), "adaptive_decay is NaN"),
-    (dict(sigma_low="low"), "sigma_low must be a number, got 'low'"),
-])
+@pytest.mark.parametrize("bad, message", BAD_POLICY_INPUTS)
 def test_bad_input_fails_at_the_node_with_the_input_named(wan_model, wan_conds, bad, message):
-    settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
-    settings.update(bad)
+    settings = {**ALL_OFF, **bad}
     with pytest.raises(ValueError, match=message):
         TruncatedCFGGuider.execute(wan_model, wan_conds[0], wan_conds[1], CFG, **settings)
     with pytest.raises(ValueError, match=message):

@@ -1,5 +1,6 @@
 """The events the web extension listens to: throttled, complete, and absent without a server."""
 import pytest
+import torch
 from hostenv import require_host
 
 require_host()
@@ -12,11 +13,18 @@ from truncated_cfg.sampling.run import TruncationRun  # noqa: E402
 
 
 class Recorder:
+    """Stands in for ComfyUI's PromptServer while a prompt of client "tab-1" runs."""
+
+    client_id = "tab-1"
+    last_prompt_id = "prompt-9"
+
     def __init__(self):
         self.events = []
+        self.sids = set()
 
     def send_sync(self, event, data, sid=None):
         self.events.append((event, data))
+        self.sids.add(sid)
 
 
 def test_without_a_running_server_nothing_is_sent_and_nothing_fails():
@@ -31,17 +39,21 @@ def test_a_thousand_step_run_sends_a_few_events_that_still_name_every_step(monke
     run = TruncationRun(TruncationPolicy(cfg_truncate_steps=100), schedule)
     reporter = ui_events.RunReporter("7", run)
     reporter.start()
+    x = torch.zeros(1, 2)
     for sigma in schedule[:-1]:
-        decision = run.decide(sigma)
-        run.record(decision, 2 if decision.full else 1)
-        reporter.call(decision, decision.branches)
+        plan = run.plan(sigma, 4.0)
+        run.complete(plan, x, torch.tensor([sigma]), [x, x], plan.branches)
+        reporter.after_call(plan.step)
     reporter.finish(run.finish(), 1.5)
     kinds = [event for event, _ in recorder.events]
     assert kinds[0] == ui_events.EVENT_START and kinds[-1] == ui_events.EVENT_LEDGER
     steps = [data for event, data in recorder.events if event == ui_events.EVENT_STEP]
     assert 1 <= len(steps) <= 20, "step events must be throttled"
-    named = [d[0] for data in steps for d in data["decisions"]]
+    named = [cell[0] for data in steps for cell in data["cells"]]
     assert named == sorted(set(named)) and named[0] == 0
+    assert steps[0]["cells"][0] == [0, "full"] and steps[0]["model_calls"] == 2  # counts include the call just made
+    # Only to the client that queued the prompt, each naming it.
+    assert recorder.sids == {"tab-1"} and {data["prompt_id"] for _, data in recorder.events} == {"prompt-9"}
     # Decisions not yet sent when the run ends arrive with the ledger, which names every step.
     ledger = recorder.events[-1][1]["ledger"]
     assert len(ledger["steps"]) == 1000 and ledger["truncated_steps"] == list(range(900, 1000))

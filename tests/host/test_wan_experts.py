@@ -12,11 +12,11 @@ import comfy.sample  # noqa: E402
 import comfy.samplers  # noqa: E402
 import nodes  # noqa: E402
 from comfy_extras.nodes_wan import WanImageToVideo  # noqa: E402
-from sampling_support import SEED, latent  # noqa: E402
+import sampling_support  # noqa: E402
+from sampling_support import SEED, latent, patched_model  # noqa: E402
 
 from devtools.checkpoints import wan_conditioning  # noqa: E402
-from truncated_cfg.nodes.experts import experts_of  # noqa: E402
-from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
+from truncated_cfg.nodes.expert_routing import experts_of  # noqa: E402
 from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
 from truncated_cfg.nodes.wan_a14b import WanA14BExperts  # noqa: E402
 from truncated_cfg.sampling.experts import first_low_noise_step  # noqa: E402
@@ -27,12 +27,6 @@ CONDS = (wan_conditioning(1), wan_conditioning(2))
 
 def combined(experts, task="t2v", boundary=BOUNDARY):
     return WanA14BExperts.execute(experts[0], experts[1], task, boundary).result[0]
-
-
-def patched(model, **policy):
-    settings = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
-    settings.update(policy)
-    return TruncatedCFGModelPatch.execute(model, **settings).result[0]
 
 
 def schedule(model, steps):
@@ -54,8 +48,7 @@ def expert_rows(experts):
 
 
 def ksampler(model, steps, cfg=4.0, sampler="euler", batch=1, conds=CONDS):
-    return nodes.KSampler().sample(model, SEED, steps, cfg, sampler, "simple", conds[0], conds[1],
-                                   latent(batch))[0]["samples"]
+    return sampling_support.ksampler(model, conds, batch, sampler, cfg, steps)
 
 
 def native_split(experts, steps, split, cfg_high, cfg_low, sampler="euler"):
@@ -68,7 +61,7 @@ def native_split(experts, steps, split, cfg_high, cfg_low, sampler="euler"):
 
 
 def test_every_call_goes_to_the_expert_its_sigma_names(wan_experts):
-    model = patched(combined(wan_experts))
+    model = patched_model(combined(wan_experts))
     sigmas = [float(s) for s in schedule(model, 10)]
     split = first_low_noise_step(sigmas, BOUNDARY)
     assert 0 < split < 10
@@ -85,7 +78,7 @@ def test_one_pass_equals_the_native_two_sampler_graph_with_euler(wan_experts, cf
     steps = 12
     split = first_low_noise_step([float(s) for s in schedule(wan_experts[0], steps)], BOUNDARY)
     expected = native_split(wan_experts, steps, split, 4.0, cfg_low)
-    got = ksampler(patched(combined(wan_experts), cfg_low_noise=cfg_low), steps, cfg=4.0)
+    got = ksampler(patched_model(combined(wan_experts), cfg_low_noise=cfg_low), steps, cfg=4.0)
     # Compared in the sampler's latent space (KSampler hands back Wan's de-normalised latent, scaled by
     # its per-channel std), where the native hand-off's noise-scaling round trip rounds.
     to_sampler_space = wan_experts[0].model.process_latent_in
@@ -170,13 +163,13 @@ def test_uni_pc_keeps_its_history_across_the_switch(wan_experts):
 
 
 def test_truncating_the_last_steps_counts_the_whole_schedule_not_each_expert(wan_experts):
-    model = patched(combined(wan_experts), cfg_truncate_steps=5)
+    model = patched_model(combined(wan_experts), cfg_truncate_steps=5)
     with expert_rows(wan_experts) as rows:
         ksampler(model, 40)
     ledger = controller_of(model).last_ledger
     split = first_low_noise_step([s.sigma for s in ledger.steps] + [0.0], BOUNDARY)
     assert ledger.truncated_steps == list(range(35, 40)) and split < 35
-    assert sum(rows["high"]) + sum(rows["low"]) == ledger.branches == 75
+    assert sum(rows["high"]) + sum(rows["low"]) == ledger.model_calls == 75
 
 
 def test_the_switch_asks_model_management_for_the_low_noise_expert(wan_experts):
@@ -213,7 +206,7 @@ def test_i2v_experts_work_with_wan_image_to_video(wan_expert_files, wan_vae_file
     vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(str(wan_vae_file)))
     positive, negative, lat = WanImageToVideo.execute(CONDS[0], CONDS[1], vae, 32, 32, 1, 1,
                                                       start_image=torch.rand(1, 32, 32, 3)).result
-    model = patched(combined(experts, task="i2v", boundary=0.0), cfg_low_noise=3.5)
+    model = patched_model(combined(experts, task="i2v", boundary=0.0), cfg_low_noise=3.5)
     with expert_rows(experts) as rows:
         out = nodes.KSampler().sample(model, SEED, 8, 3.5, "euler", "simple", positive, negative, lat)[0]["samples"]
     assert torch.isfinite(out).all() and out.shape == lat["samples"].shape
@@ -236,8 +229,8 @@ def test_experts_that_do_not_fit_are_refused_with_what_they_are(wan_experts, wan
 
 
 def test_an_interrupt_after_the_switch_leaves_the_next_run_exact(wan_experts):
-    model = patched(combined(wan_experts), cfg_truncate_steps=3)
-    expected = ksampler(patched(combined(wan_experts), cfg_truncate_steps=3), 10)
+    model = patched_model(combined(wan_experts), cfg_truncate_steps=3)
+    expected = ksampler(patched_model(combined(wan_experts), cfg_truncate_steps=3), 10)
     low = wan_experts[1].model.diffusion_model.patch_embedding
     error = comfy.model_management.InterruptProcessingException()
 
@@ -251,14 +244,14 @@ def test_an_interrupt_after_the_switch_leaves_the_next_run_exact(wan_experts):
     finally:
         handle.remove()
     assert torch.equal(ksampler(model, 10), expected)
-    assert controller_of(model).last_ledger.calls == 10
+    assert controller_of(model).last_ledger.sampler_calls == 10
 
 
 def test_reused_guidance_never_crosses_the_expert_switch(wan_experts):
     # Full CFG on every 4th step, reuse between: the first reuse step on the low-noise expert would
     # carry the high-noise expert's difference, so it runs full CFG instead and the low-noise steps
     # after it reuse the low-noise expert's own.
-    model = patched(combined(wan_experts), keep="reuse", cfg_every=4)
+    model = patched_model(combined(wan_experts), keep="reuse", cfg_every=4)
     sigmas = [float(s) for s in schedule(model, 12)]
     split = first_low_noise_step(sigmas, BOUNDARY)
     assert split % 4 != 0, "the test needs the switch inside a run of reuse steps"
@@ -267,9 +260,9 @@ def test_reused_guidance_never_crosses_the_expert_switch(wan_experts):
     assert torch.isfinite(out).all()
     ledger = controller_of(model).last_ledger
     every_fourth = {0, 4, 8}
-    assert ledger.refreshed_steps == [split] and ledger.steps[split].refreshed == "expert switch"
+    assert ledger.steps_of_kind("refresh") == [split] and ledger.steps[split].refreshed == "expert switch"
     assert ledger.full_steps == sorted(every_fourth | {split})
-    for step in ledger.reused_steps:
+    for step in ledger.steps_of_kind("reuse"):
         source = ledger.steps[step].reused_from
         assert ledger.steps[step].expert == ledger.steps[source].expert, (step, source)
-    assert sum(rows["high"]) + sum(rows["low"]) == ledger.branches
+    assert sum(rows["high"]) + sum(rows["low"]) == ledger.model_calls

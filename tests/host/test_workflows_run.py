@@ -24,6 +24,7 @@ EXPECTED = {
     "wan22_t2v_a14b_truncated_cfg": 5,  # cfg_truncate_steps 5
     "wan22_i2v_a14b_truncated_cfg": 5,
     "wan22_t2v_a14b_reuse_cfg": 6,  # cfg_every 8: steps 1..7, but the first after the expert switch runs full CFG
+    "wan22_t2v_a14b_reuse_cache": 6,  # the same, LazyCache answering some of them
 }
 
 
@@ -43,8 +44,11 @@ def test_workflow_runs_and_truncates_the_expected_steps(server, name):
     result = run(server, shrink(load_api(name), STEPS))
     assert result.status == "success"
     assert (result.steps, result.truncated) == (STEPS, EXPECTED[name])
-    assert result.branches < result.branches_full and result.sampling_seconds > 0
-    assert (result.reused, result.refreshed) == ((6, 1) if "reuse" in name else (0, 0))
+    assert result.model_calls < result.model_calls_full and result.sampling_seconds > 0
+    # Each truncated step either reused the guidance or came whole from the cache (never a full step).
+    assert (result.reused + result.cached_steps, result.refreshed) == ((6, 1) if "reuse" in name else (0, 0))
+    # Every planned branch either ran or came from the cache: two a full step, one a truncated one.
+    assert result.model_calls + result.model_calls_cached == 2 * (STEPS - result.truncated) + result.truncated
     assert result.outputs, "the workflow saved nothing"
     for output in result.outputs:
         assert (server.base / "output" / output).stat().st_size > 0

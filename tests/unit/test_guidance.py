@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from sampling.guidance import (agreement, cfg, diffusers_normalize, lumina_renorm, lumina_renorm_scale,
-                               relative_difference)
+                               relative_change)
 
 
 def lumina_reference(guided, cond, k):
@@ -63,9 +63,9 @@ def test_cfg_uses_comfyui_operation_order():
     assert torch.equal(cfg(cond, cond, 7.0), cond)
 
 
-def test_relative_difference_and_agreement_per_sample():
+def test_relative_change_and_agreement_per_sample():
     cond, uncond = sample_pair((2, 3, 4, 4))
-    rel = relative_difference(cond, uncond)
+    rel = relative_change(uncond, cond)
     for b in range(2):
         assert rel[b].item() == pytest.approx(((cond[b] - uncond[b]).norm() / cond[b].norm()).item(), rel=1e-6)
     agree = agreement(cond, torch.stack([cond[0] * 2.0, -cond[1]]))

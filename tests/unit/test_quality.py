@@ -133,7 +133,8 @@ def test_too_few_steps_are_refused():
 
 
 def row(label, saved, accuracy, family="last N", drift=0.02):
-    return {"label": label, "family": family, "calls_saved": saved, "accuracy": accuracy, "calls": 40 * (1 - saved),
+    return {"label": label, "family": family, "model_calls_saved": saved, "accuracy": accuracy,
+            "model_calls": 40 * (1 - saved),
             "frechet": 1.0, "diversity": 1.0, "truncated_steps": [], "drift": 0.0 if family == FULL else drift}
 
 

@@ -1,15 +1,15 @@
 """keep = reuse, cfg_every, the refresh and the decay latch: the pure-torch parts (sampling/reuse.py, run.py)."""
-import math
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sampling.guidance import relative_change
+from sampling.plan import BOTH
 from sampling.policy import TruncationPolicy
-from sampling.reuse import (ALPHA_HIGH, ALPHA_LOW, GuidanceMemory, low_frequency_mask, relative_change,
-                            split_frequencies)
-from sampling.run import NO_GUIDANCE_YET, REFRESH_EXPERT_SWITCH, REFRESH_MOVED, TruncationRun
+from sampling.reuse import GuidanceMemory, extrapolated_difference, held_difference
+from sampling.run import NO_GUIDANCE_YET, REFRESH_EXPERT_SWITCH, REFRESH_MOVED, ReuseOptions, TruncationRun
 
 SCHEDULE = [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
 G = torch.Generator().manual_seed(0)
@@ -22,27 +22,22 @@ def sigma(value, batch=2):
     return torch.full((batch,), value)
 
 
-def remembered(estimate="sigma", step=0, s=0.8, expert=None):
-    memory = GuidanceMemory(estimate)
+def remembered(estimate=held_difference, step=0, s=0.8, expert=None):
+    memory = GuidanceMemory(estimate, track_drift=True)
     memory.remember(step, X, sigma(s), COND, UNCOND, expert)
     return memory
 
 
-def test_sigma_estimate_holds_the_model_output_difference():
-    memory = remembered("sigma", s=0.8)
+def test_reuse_holds_the_model_output_difference():
+    memory = remembered(held_difference, s=0.8)
     cond_now = torch.randn(2, 4, 1, 6, 6, generator=G)
-    uncond = memory.estimate_uncond(1, sigma(0.4), cond_now)
+    uncond = memory.estimate_uncond(sigma(0.4), cond_now)
     # In x0 terms the difference shrinks with sigma: delta_now = delta_then * 0.4 / 0.8.
     torch.testing.assert_close(uncond, cond_now - (COND - UNCOND) * 0.5, rtol=0, atol=1e-6)
 
 
-def test_x0_estimate_holds_the_x0_difference():
-    memory = remembered("x0", s=0.8)
-    torch.testing.assert_close(memory.estimate_uncond(1, sigma(0.2), COND), UNCOND, rtol=0, atol=1e-6)
-
-
 def test_extrapolation_is_exact_for_a_linear_difference_one_span_ahead_then_holds():
-    memory = GuidanceMemory("extrapolate")
+    memory = GuidanceMemory(extrapolated_difference)
     d0, d1 = torch.randn(2, 3, generator=G), torch.randn(2, 3, generator=G)
     slope = (d1 - d0) / (0.6 - 0.8)
 
@@ -51,41 +46,20 @@ def test_extrapolation_is_exact_for_a_linear_difference_one_span_ahead_then_hold
 
     for step, s in ((0, 0.8), (1, 0.6)):
         memory.remember(step, torch.zeros(2, 3), sigma(s), delta_at(s) * s, torch.zeros(2, 3))
-    estimated = memory.estimate_uncond(2, sigma(0.45), torch.zeros(2, 3))
+    estimated = memory.estimate_uncond(sigma(0.45), torch.zeros(2, 3))
     torch.testing.assert_close(estimated, -delta_at(0.45) * 0.45, rtol=1e-5, atol=1e-6)
     # No further than the two full steps lie apart (0.2 below 0.6): held at D(0.4) beyond.
-    beyond = memory.estimate_uncond(3, sigma(0.1), torch.zeros(2, 3))
+    beyond = memory.estimate_uncond(sigma(0.1), torch.zeros(2, 3))
     torch.testing.assert_close(beyond, -delta_at(0.4) * 0.1, rtol=1e-5, atol=1e-6)
     # With one full step only it falls back to holding the difference.
-    single = remembered("extrapolate", s=0.8)
-    torch.testing.assert_close(single.estimate_uncond(1, sigma(0.4), COND), COND - (COND - UNCOND) * 0.5,
+    single = remembered(extrapolated_difference, s=0.8)
+    torch.testing.assert_close(single.estimate_uncond(sigma(0.4), COND), COND - (COND - UNCOND) * 0.5,
                                rtol=0, atol=1e-6)
 
 
-def test_frequency_split_adds_up_and_uses_fastercache_radius():
-    t = torch.randn(2, 4, 3, 10, 15, generator=G)
-    low, high = split_frequencies(t)
-    torch.testing.assert_close(low + high, t, rtol=0, atol=1e-5)
-    mask = low_frequency_mask(10, 15)
-    assert mask.sum() == sum(1 for y in range(10) for x in range(15) if (x - 7) ** 2 + (y - 5) ** 2 <= 4)
-    constant = torch.ones(1, 1, 8, 8)
-    low, high = split_frequencies(constant)
-    torch.testing.assert_close(low, constant, rtol=0, atol=1e-6)  # a constant is all low frequency
-
-
-def test_frequency_weights_compound_once_per_reuse_step_inside_their_sigma_bands():
-    memory = remembered("frequency", s=0.95)
-    low, high = split_frequencies((COND - UNCOND) / 0.95)
-    memory.estimate_uncond(1, sigma(0.5), COND)  # low band only: 0.099 < 0.5 < 0.901
-    again = memory.estimate_uncond(1, sigma(0.5), COND)  # the same step: no second weighting
-    torch.testing.assert_close(again, COND - (ALPHA_LOW * low + high) * 0.5, rtol=1e-5, atol=1e-5)
-    later = memory.estimate_uncond(2, sigma(0.2), COND)  # both bands
-    torch.testing.assert_close(later, COND - (ALPHA_LOW ** 2 * low + ALPHA_HIGH * high) * 0.2, rtol=1e-5, atol=1e-5)
-
-
 def test_each_sample_keeps_its_own_difference():
-    memory = remembered("sigma", s=0.5)
-    swapped = memory.estimate_uncond(1, sigma(0.5), COND.flip(0))
+    memory = remembered(held_difference, s=0.5)
+    swapped = memory.estimate_uncond(sigma(0.5), COND.flip(0))
     torch.testing.assert_close(swapped[0], COND[1] - (COND[0] - UNCOND[0]), rtol=0, atol=1e-6)
 
 
@@ -101,7 +75,7 @@ def test_drift_is_the_largest_relative_change_of_the_positive_output_since_the_f
     then = (X - COND) / 0.5
     moved = COND.clone()
     moved[1] += 0.5  # sample 1 moves further
-    memory.observe(X, sigma(0.5), moved)
+    memory.observe(1, X, sigma(0.5), moved)
     expected = relative_change((X - moved) / 0.5, then).max()
     assert float(memory.drift) == pytest.approx(float(expected)) and float(memory.drift) > 0
     memory.remember(2, X, sigma(0.4), COND, UNCOND)
@@ -109,19 +83,19 @@ def test_drift_is_the_largest_relative_change_of_the_positive_output_since_the_f
 
 
 def full_call(run, s, cond=COND, uncond=UNCOND):
-    decision = run.decide(s)
-    branches = 2 if decision.full else 1
-    run.record(decision, branches, X, sigma(s), cond, uncond if decision.full else None)
-    return decision
+    """One sampler call at ``s`` that the network ran as planned (x0 predictions ``cond``, ``uncond``)."""
+    plan = run.plan(s, 4.0)
+    run.complete(plan, X, sigma(s), [cond, uncond if plan.full else torch.zeros_like(cond)], plan.branches)
+    return plan
 
 
 def test_cfg_every_guides_every_kth_step_and_reuse_names_its_source():
     run = TruncationRun(TruncationPolicy(cfg_every=2, keep="reuse"), SCHEDULE)
-    decisions = [full_call(run, s) for s in SCHEDULE[:-1]]
-    assert [d.full for d in decisions] == [True, False, True, False, True]
-    assert [d.reused_from for d in decisions] == [None, 0, None, 2, None]
-    assert all(d.reasons == ("cfg_every",) for d in decisions if not d.full)
-    assert run.ledger.reused_steps == [1, 3]
+    plans = [full_call(run, s) for s in SCHEDULE[:-1]]
+    assert [p.full for p in plans] == [True, False, True, False, True]
+    assert [p.reused_from for p in plans] == [None, 0, None, 2, None]
+    assert all(p.reasons == ("cfg_every",) for p in plans if not p.full)
+    assert run.ledger.steps_of_kind("reuse") == [1, 3]
 
 
 @settings(max_examples=200, deadline=None)
@@ -135,18 +109,17 @@ def test_cfg_every_truncates_exactly_the_steps_off_the_multiples_of_k(n, k):
 
 def test_reuse_before_any_full_step_keeps_cond_and_says_why():
     run = TruncationRun(TruncationPolicy(sigma_high=0.5, keep="reuse"), SCHEDULE)
-    first = run.decide(1.0)
-    assert (first.full, first.keep, first.note) == (False, "cond", NO_GUIDANCE_YET)
-    assert not first.guided
+    first = run.plan(1.0, 4.0)
+    assert (first.full, first.keep, first.note, first.scale) == (False, "cond", NO_GUIDANCE_YET, 1.0)
 
 
 def test_after_an_expert_switch_the_first_reuse_step_runs_full_cfg_or_keeps_cond():
-    for switch, full, keep in (("full CFG", True, None), ("cond", False, "cond")):
-        run = TruncationRun(TruncationPolicy(cfg_every=3, keep="reuse", expert_switch=switch), SCHEDULE,
-                            boundary=0.7)
+    for switch, full, keep in ((True, True, None), (False, False, "cond")):
+        run = TruncationRun(TruncationPolicy(cfg_every=3, keep="reuse"), SCHEDULE, boundary=0.7,
+                            reuse=ReuseOptions(full_cfg_after_switch=switch))
         full_call(run, 1.0)  # step 0, high-noise expert
-        assert run.decide(0.8).keep == "reuse"  # still the high-noise expert
-        after = run.decide(0.6)  # step 2: the low-noise expert
+        assert run.plan(0.8, 4.0).keep == "reuse"  # still the high-noise expert
+        after = run.plan(0.6, 4.0)  # step 2: the low-noise expert
         assert (after.full, after.keep) == (full, keep)
         assert (after.refreshed if full else after.note) == REFRESH_EXPERT_SWITCH
 
@@ -157,10 +130,10 @@ def test_the_refresh_fires_once_the_positive_prediction_moved_beyond_the_thresho
     output = X - COND  # the positive model output (x - x0) / sigma at sigma 1
     assert full_call(run, 0.8, cond=X - 0.8 * output).keep == "reuse"  # the same output: no drift
     assert full_call(run, 0.6, cond=X - 0.6 * (output + 5.0)).keep == "reuse"  # decided before this call moved
-    refreshed = run.decide(0.4)
+    refreshed = run.plan(0.4, 4.0)
     assert refreshed.full and refreshed.refreshed == REFRESH_MOVED and refreshed.reasons == ("cfg_trunc_ratio",)
-    run.record(refreshed, 2, X, sigma(0.4), COND, UNCOND)
-    assert run.decide(0.2).keep == "reuse" and run.ledger.refreshed_steps == [3]
+    run.complete(refreshed, X, sigma(0.4), [COND, UNCOND], BOTH)
+    assert run.plan(0.2, 4.0).keep == "reuse" and run.ledger.steps_of_kind("refresh") == [3]
 
 
 def test_decay_latch_waits_for_the_guidance_to_fall_below_its_fraction_of_the_peak():
@@ -168,8 +141,8 @@ def test_decay_latch_waits_for_the_guidance_to_fall_below_its_fraction_of_the_pe
     # Guidance difference of the denoised predictions: 1, 2 (the peak), 1, 0.5 (<= 0.3 * 2).
     for step, (s, size) in enumerate(zip(SCHEDULE[:4], [1.0, 2.0, 1.0, 0.5], strict=True)):
         full_call(run, s, COND, COND - size)
-        assert run.ledger.adaptive_latched_at == (3 if step == 3 else None), step
-    assert run.decide(0.2).reasons == ("adaptive",)
+        assert run.latched_at == (3 if step == 3 else None), step
+    assert run.plan(0.2, 4.0).reasons == ("adaptive",)
 
 
 def test_decay_latch_compares_denoised_predictions_not_model_outputs():
@@ -178,27 +151,4 @@ def test_decay_latch_compares_denoised_predictions_not_model_outputs():
     # less as sigma falls: 0.6 of its peak at sigma 0.6, 0.4 (<= 0.5) at sigma 0.4.
     for s in SCHEDULE[:4]:
         full_call(run, s, COND, COND - s)
-    assert run.ledger.adaptive_latched_at == 3
-
-
-@pytest.mark.parametrize("inputs, message", [
-    ({"cfg_every": -2}, "cfg_every must be 0"),
-    ({"cfg_every": 2.5}, "cfg_every must be a whole number"),
-    ({"reuse_refresh": 0.1}, "needs keep = reuse"),
-    ({"reuse_refresh": -1.0, "keep": "reuse"}, "reuse_refresh must be 0"),
-    ({"adaptive_decay": 1.0}, r"adaptive_decay must be in \[0, 1\)"),
-    ({"adaptive_decay": math.nan}, "adaptive_decay is NaN"),
-    ({"sigma_low": "low"}, "sigma_low must be a number, got 'low'"),
-    ({"reuse_estimate": "x0"}, "unknown truncation input"),
-    ({"cfg_evry": 2}, "unknown truncation input.*cfg_evry"),
-])
-def test_node_inputs_are_read_by_name_and_bad_ones_named(inputs, message):
-    with pytest.raises(ValueError, match=message):
-        TruncationPolicy.from_inputs(inputs)
-
-
-def test_node_inputs_by_name_build_the_policy():
-    policy = TruncationPolicy.from_inputs({"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1, "keep": "reuse",
-                                           "cfg_every": 4, "reuse_refresh": 0.25})
-    assert policy == TruncationPolicy(cfg_every=4, keep="reuse", reuse_refresh=0.25)
-    assert isinstance(policy.cfg_trunc_ratio, float) and policy.enabled and policy.reuses
+    assert run.latched_at == run.ledger.adaptive_latched_at == 3

@@ -5,18 +5,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sampling.plan import BOTH, NEGATIVE, POSITIVE
 from sampling.policy import TruncationPolicy
 from sampling.run import TruncationRun
 
 SCHEDULE = [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
+CFG = 4.0
 
 
 def full_call(run, sigma, cond, uncond, x=None):
-    decision = run.decide(sigma)
+    """One sampler call at ``sigma`` that the network ran as planned; ``cond``/``uncond`` are model outputs."""
+    plan = run.plan(sigma, CFG)
     x = torch.zeros_like(cond) if x is None else x
     # ComfyUI hands x0 predictions; the run measures on x - x0.
-    run.record(decision, 2 if decision.full else 1, x, torch.tensor([sigma]), x - cond, x - uncond)
-    return decision
+    run.complete(plan, x, torch.tensor([sigma]), [x - cond, x - uncond], plan.branches)
+    return plan
 
 
 def test_adaptive_latches_after_the_first_agreeing_step_and_truncates_every_later_one():
@@ -25,19 +28,19 @@ def test_adaptive_latches_after_the_first_agreeing_step_and_truncates_every_late
     far = torch.stack([c[0], -c[1]])  # sample 1 disagrees
     assert full_call(run, 1.0, c, far).full
     assert full_call(run, 0.8, c, c * 1.5).full  # both samples agree (cosine 1): latch here
-    assert run.ledger.adaptive_latched_at == 1
-    later = [run.decide(s) for s in (0.6, 0.4, 0.2)]
-    assert [d.full for d in later] == [False] * 3
-    assert all(d.reasons == ("adaptive",) and d.keep == "cond" for d in later)
-    assert run.decide(0.8).full  # the latching step itself stays full for its remaining calls
+    assert run.latched_at == run.ledger.adaptive_latched_at == 1
+    later = [run.plan(s, CFG) for s in (0.6, 0.4, 0.2)]
+    assert [p.full for p in later] == [False] * 3
+    assert all(p.reasons == ("adaptive",) and p.keep == "cond" and p.scale == 1.0 for p in later)
+    assert run.plan(0.8, CFG).full  # the latching step itself stays full for its remaining calls
 
 
 def test_adaptive_waits_for_every_sample_of_the_batch():
     run = TruncationRun(TruncationPolicy(adaptive_threshold=0.99), SCHEDULE)
     c = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))
     full_call(run, 1.0, c, torch.stack([c[0], c[1] * -1]))
-    assert run.ledger.adaptive_latched_at is None
-    assert run.decide(0.8).full
+    assert run.latched_at is None
+    assert run.plan(0.8, CFG).full
 
 
 def test_adaptive_measures_model_outputs_not_x0():
@@ -46,9 +49,9 @@ def test_adaptive_measures_model_outputs_not_x0():
     x = torch.full((1, 8), 100.0)
     cond = torch.ones(1, 8)
     uncond = -torch.ones(1, 8)
-    decision = run.decide(1.0)
-    run.record(decision, 2, x, torch.tensor([1.0]), x - cond, x - uncond)  # x0s nearly parallel, outputs opposite
-    assert run.ledger.adaptive_latched_at is None
+    plan = run.plan(1.0, CFG)
+    run.complete(plan, x, torch.tensor([1.0]), [x - cond, x - uncond], BOTH)  # x0s nearly parallel, outputs opposite
+    assert run.latched_at is None
 
 
 def test_a_new_run_starts_with_a_fresh_latch_and_ledger():
@@ -56,50 +59,53 @@ def test_a_new_run_starts_with_a_fresh_latch_and_ledger():
     first = TruncationRun(policy, SCHEDULE)
     c = torch.ones(1, 8)
     full_call(first, 1.0, c, c)
-    assert first.ledger.adaptive_latched_at == 0
+    assert first.latched_at == 0
     second = TruncationRun(policy, SCHEDULE)
-    assert second.ledger.adaptive_latched_at is None and second.ledger.calls == 0
-    assert second.decide(0.6).full
+    assert second.latched_at is None and second.ledger.sampler_calls == 0
+    assert second.plan(0.6, CFG).full
 
 
-def test_ledger_counts_calls_branches_and_savings():
+def test_ledger_counts_sampler_calls_model_calls_and_savings():
     run = TruncationRun(TruncationPolicy(cfg_truncate_steps=2, keep="uncond"), SCHEDULE)
     c = torch.randn(1, 8, generator=torch.Generator().manual_seed(2))
     for sigma in SCHEDULE[:-1]:
         full_call(run, sigma, c, c * 0.5)
     ledger = run.finish()
     assert ledger.truncated_steps == [3, 4] and ledger.full_steps == [0, 1, 2]
-    assert (ledger.calls, ledger.branches, ledger.branches_full_cfg) == (5, 8, 10)
+    assert (ledger.sampler_calls, ledger.model_calls, ledger.model_calls_full_cfg) == (5, 8, 10)
     assert ledger.saved_fraction == pytest.approx(0.2)
     assert [s.kept for s in ledger.steps] == [None, None, None, "uncond", "uncond"]
     assert ledger.steps[0].relative_difference == pytest.approx(0.5, rel=1e-6)
     assert ledger.steps[0].agreement == pytest.approx(1.0, abs=1e-6)
     assert ledger.steps[4].relative_difference is None
-    assert "5 steps, 2 truncated, branch evaluations 8 / 10 (20.0 % saved)" == ledger.summary()
-    assert ledger.to_dict()["truncated_steps"] == [3, 4]
+    assert "5 steps, 2 truncated, model calls 8 / 10 (20.0 % saved)" == ledger.summary()
+    as_dict = ledger.to_dict()
+    assert as_dict["truncated_steps"] == [3, 4] and as_dict["model_calls"] == 8
+    assert [s["kind"] for s in as_dict["steps"]] == ["full"] * 3 + ["uncond"] * 2
 
 
 def test_more_truncated_steps_than_the_schedule_says_so_once():
     run = TruncationRun(TruncationPolicy(cfg_truncate_steps=9), SCHEDULE)
     assert run.ledger.notes == [
         "cfg_truncate_steps = 9 is more than the 5 steps of this schedule: every step is truncated"]
-    assert all(not run.decide(s).full for s in SCHEDULE[:-1])
+    assert all(not run.plan(s, CFG).full for s in SCHEDULE[:-1])
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(min_value=0.0, max_value=20.0), min_size=2, max_size=30),
        st.integers(min_value=0, max_value=40), st.floats(min_value=0.0, max_value=1.0),
        st.lists(st.floats(min_value=-1.0, max_value=25.0), min_size=1, max_size=50))
-def test_every_call_gets_one_decision_and_is_counted(schedule, n, ratio, calls):
+def test_every_call_gets_one_plan_and_is_counted(schedule, n, ratio, calls):
     run = TruncationRun(TruncationPolicy(cfg_truncate_steps=n, cfg_trunc_ratio=ratio), schedule)
+    x = torch.zeros(1, 2)
     for sigma in calls:
-        decision = run.decide(sigma)
-        assert 0 <= decision.step < len(schedule) - 1
-        assert decision.full == (run.decide(sigma).full)  # the same call decides the same way
-        run.record(decision, 2 if decision.full else 1)
+        plan = run.plan(sigma, CFG)
+        assert 0 <= plan.step < len(schedule) - 1
+        assert plan == run.plan(sigma, CFG)  # the same call plans the same way
+        run.complete(plan, x, torch.tensor([1.0]), [x, x], plan.branches)
     ledger = run.finish()
-    assert ledger.calls == len(calls)
-    assert ledger.branches == sum(2 if s.full else 1 for s in ledger.steps for _ in range(s.calls))
+    assert ledger.sampler_calls == len(calls)
+    assert ledger.model_calls == sum(2 if s.full else 1 for s in ledger.steps for _ in range(s.sampler_calls))
 
 
 @settings(max_examples=200, deadline=None)
@@ -113,13 +119,152 @@ def test_any_schedule_and_sigma_either_decides_or_says_what_is_wrong(schedule, s
         assert "NaN at position" in str(exc) and any(s != s for s in schedule)
         return
     try:
-        decision = run.decide(sigma)
+        plan = run.plan(sigma, CFG)
     except ValueError as exc:
         assert ("no steps" in str(exc) and len(schedule) < 2) or ("NaN" in str(exc) and sigma != sigma)
         return
-    assert 0 <= decision.step < len(schedule) - 1
+    assert 0 <= plan.step < len(schedule) - 1
 
 
 def test_a_zero_length_schedule_has_an_empty_ledger():
     ledger = TruncationRun(TruncationPolicy(cfg_truncate_steps=3), [1.0]).finish()
-    assert ledger.steps == [] and ledger.summary() == "0 steps, 0 truncated, branch evaluations 0 / 0 (0.0 % saved)"
+    assert ledger.steps == [] and ledger.summary() == "0 steps, 0 truncated, model calls 0 / 0 (0.0 % saved)"
+
+
+X = torch.zeros(2, 4)
+COND = torch.randn(2, 4, generator=torch.Generator().manual_seed(3))
+UNCOND = torch.randn(2, 4, generator=torch.Generator().manual_seed(4))
+EXTRA = torch.ones(2, 4)  # calc_cond_batch hands on anything past the two slots untouched
+
+
+def sigma(value):
+    return torch.full((2,), value)
+
+
+def test_a_full_plan_runs_both_branches_at_the_scale_and_hands_the_sampler_what_ran():
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=1), SCHEDULE)
+    plan = run.plan(1.0, CFG)
+    assert (plan.full, plan.branches, plan.scale, plan.keep) == (True, BOTH, CFG, None)
+    slots = run.complete(plan, X, sigma(1.0), [COND, UNCOND, EXTRA], BOTH)
+    assert slots[0] is COND and slots[1] is UNCOND and slots[2] is EXTRA
+
+
+@pytest.mark.parametrize("keep, branch, slot", [("cond", POSITIVE, 0), ("uncond", NEGATIVE, 1)])
+def test_a_kept_plan_runs_one_branch_at_scale_1_and_puts_it_in_both_slots(keep, branch, slot):
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=5, keep=keep), SCHEDULE)
+    plan = run.plan(0.6, CFG)
+    assert (plan.full, plan.branches, plan.scale, plan.keep) == (False, (branch,), 1.0, keep)
+    outputs = [COND, UNCOND]
+    outputs[1 - slot] = torch.zeros(2, 4)  # ComfyUI's placeholder for the branch that did not run
+    slots = run.complete(plan, X, sigma(0.6), outputs + [EXTRA], (branch,))
+    kept = (COND, UNCOND)[slot]
+    assert torch.equal(slots[0], kept) and torch.equal(slots[1], kept) and slots[0] is not slots[1]
+    assert slots[2] is EXTRA and run.ledger.steps[2].model_calls == 1
+
+
+def test_a_reuse_plan_runs_the_positive_branch_at_the_scale_with_the_reused_difference_in_the_negative_slot():
+    run = TruncationRun(TruncationPolicy(cfg_every=2, keep="reuse"), SCHEDULE)
+    run.complete(run.plan(1.0, CFG), X, sigma(1.0), [COND, UNCOND], BOTH)
+    plan = run.plan(0.8, CFG)
+    assert (plan.branches, plan.scale, plan.keep, plan.reused_from) == ((POSITIVE,), CFG, "reuse", 0)
+    now = COND * 2
+    slots = run.complete(plan, X, sigma(0.8), [now, torch.zeros(2, 4)], (POSITIVE,))
+    assert slots[0] is now
+    torch.testing.assert_close(slots[1], now - (COND - UNCOND) * 0.8, rtol=0, atol=1e-6)
+
+
+def test_the_low_noise_expert_is_guided_at_cfg_low_noise_and_truncated_calls_at_1():
+    run = TruncationRun(TruncationPolicy(cfg_every=2, keep="reuse", cfg_low_noise=3.0), SCHEDULE, boundary=0.7)
+    high = run.plan(1.0, CFG)
+    run.complete(high, X, sigma(1.0), [COND, UNCOND], BOTH)
+    assert (high.expert, high.scale) == ("high", CFG)
+    assert run.plan(0.8, CFG).scale == CFG  # reuse on the high-noise expert
+    after_switch = run.plan(0.6, CFG)  # step 2: full anyway, on the low-noise expert
+    assert (after_switch.expert, after_switch.full, after_switch.scale) == ("low", True, 3.0)
+    run.complete(after_switch, X, sigma(0.6), [COND, UNCOND], BOTH)
+    assert run.plan(0.4, CFG).scale == 3.0  # a reuse call on the low-noise expert
+    plain = TruncationRun(TruncationPolicy(cfg_truncate_steps=2, cfg_low_noise=3.0), SCHEDULE, boundary=0.7)
+    assert [plain.plan(s, CFG).scale for s in (1.0, 0.6, 0.4, 0.2)] == [CFG, 3.0, 1.0, 1.0]
+    assert TruncationRun(TruncationPolicy(cfg_low_noise=3.0), SCHEDULE).plan(0.2, CFG).scale == CFG  # one model
+
+
+def test_a_full_step_with_a_branch_from_a_step_cache_counts_it_as_cached_and_teaches_no_guidance():
+    run = TruncationRun(TruncationPolicy(cfg_every=2, keep="reuse"), SCHEDULE)
+    run.complete(run.plan(1.0, CFG), X, sigma(1.0), [COND, UNCOND], BOTH)
+    run.complete(run.plan(0.8, CFG), X, sigma(0.8), [COND, COND], (POSITIVE,))
+    served = run.plan(0.6, CFG)
+    assert served.full
+    run.complete(served, X, sigma(0.6), [COND, UNCOND * 5], (POSITIVE,), (NEGATIVE,))
+    step = run.ledger.steps[2]
+    assert (step.model_calls, step.model_calls_cached, step.kind) == (1, 1, "full")
+    assert step.note == "negative from a step cache: guidance of step 0 kept"
+    assert run.plan(0.4, CFG).reused_from == 0
+    assert run.ledger.model_calls == 2 + 1 + 1 and run.ledger.model_calls_cached == 1
+
+
+def test_a_call_a_step_cache_answered_whole_counts_no_model_call_and_shows_as_cached():
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=2), SCHEDULE)
+    run.complete(run.plan(1.0, CFG), X, sigma(1.0), [COND, UNCOND], BOTH)
+    served = torch.randn(2, 4)
+    assert run.guided(run.plan(0.8, CFG), X, sigma(0.8), served, reached_the_guider=False) is served  # independent
+    ledger = run.finish()
+    step = ledger.steps[1]
+    assert (step.sampler_calls, step.model_calls, step.model_calls_cached, step.kind) == (1, 0, 2, "cache")
+    assert (ledger.model_calls, ledger.model_calls_full_cfg, ledger.steps_of_kind("cache")) == (2, 4, [1])
+    assert ledger.summary() == ("5 steps, 0 truncated, model calls 2 / 4 (50.0 % saved), "
+                                "2 model calls from a step cache (1 whole steps)")
+
+
+def output_x0(x, output, s):
+    """The x0 prediction of a model output (noise or velocity) at sigma ``s``: x - s * output."""
+    return x - output * s
+
+
+def test_coordinating_full_calls_and_the_first_call_on_an_expert_must_reach_the_network():
+    run = TruncationRun(TruncationPolicy(cfg_every=2, keep="reuse"), SCHEDULE, boundary=0.7, coordinating=True)
+    first = run.plan(1.0, CFG)
+    assert run.must_reach_network(first)
+    run.complete(first, X, sigma(1.0), [COND, UNCOND], BOTH)
+    assert not run.must_reach_network(run.plan(0.8, CFG))  # reuse on the expert the network just ran
+    run.complete(run.plan(0.8, CFG), X, sigma(0.8), [COND, COND], (POSITIVE,))
+    assert run.must_reach_network(run.plan(0.6, CFG))  # full CFG (and the low-noise expert's first call)
+    plain = TruncationRun(TruncationPolicy(cfg_every=2, keep="reuse"), SCHEDULE)
+    assert not plain.must_reach_network(plain.plan(1.0, CFG))  # not coordinating: the cache decides alone
+
+
+def test_coordinating_a_served_branch_gets_its_latest_outputs_extrapolated_in_model_output_space():
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=3), SCHEDULE, coordinating=True)
+    x = torch.randn(2, 4, generator=torch.Generator().manual_seed(5))
+    v0, v1 = torch.randn(2, 4), torch.randn(2, 4)
+    for s, v in ((1.0, v0), (0.8, v1)):  # two full calls the network ran
+        run.complete(run.plan(s, CFG), x, sigma(s), [output_x0(x, v, s), output_x0(x, -v, s)], BOTH)
+    plan = run.plan(0.6, CFG)  # truncated, keep cond; a cache answers the positive branch
+    slots = run.complete(plan, x, sigma(0.6), [torch.zeros(2, 4), torch.zeros(2, 4)], (), (POSITIVE,))
+    expected = v1 + (v1 - v0) / (0.8 - 1.0) * (0.6 - 0.8)  # one span ahead of the latest
+    torch.testing.assert_close(slots[0], output_x0(x, expected, 0.6), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(slots[1], slots[0])
+    far = run.complete(run.plan(0.2, CFG), x, sigma(0.2), [torch.zeros(2, 4)] * 2, (), (POSITIVE,))
+    beyond = v1 + (v1 - v0) / (0.8 - 1.0) * (0.6 - 0.8)  # no further than one span: held after
+    torch.testing.assert_close(far[0], output_x0(x, beyond, 0.2), rtol=1e-5, atol=1e-5)
+
+
+def test_coordinating_a_call_a_cache_answered_whole_gets_the_guided_output_carried_not_the_caches():
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=1), SCHEDULE, coordinating=True)
+    x = torch.randn(2, 4, generator=torch.Generator().manual_seed(6))
+    guided = torch.randn(2, 4)
+    plan = run.plan(1.0, CFG)
+    run.complete(plan, x, sigma(1.0), [COND, UNCOND], BOTH)
+    assert run.guided(plan, x, sigma(1.0), output_x0(x, guided, 1.0), reached_the_guider=True) is not None
+    cache_answer = torch.full((2, 4), 7.0)  # what core LazyCache hands back: x + (x0 - x) of then
+    got = run.guided(run.plan(0.8, CFG), x, sigma(0.8), cache_answer, reached_the_guider=False)
+    torch.testing.assert_close(got, output_x0(x, guided, 0.8), rtol=1e-5, atol=1e-5)
+    assert run.ledger.steps[1].model_calls_cached == 2
+
+
+def test_coordinating_never_carries_an_output_across_a_wan_expert_switch():
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=4), SCHEDULE, boundary=0.7, coordinating=True)
+    run.complete(run.plan(1.0, CFG), X, sigma(1.0), [COND, UNCOND], BOTH)  # high-noise expert
+    low = run.plan(0.6, CFG)
+    answer = torch.full((2, 4), 3.0)
+    slots = run.complete(low, X, sigma(0.6), [answer, answer], (), (POSITIVE,))
+    assert slots[0] is answer  # nothing of this expert to carry: the cache's own answer stands

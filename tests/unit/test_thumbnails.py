@@ -1,6 +1,9 @@
 """The example workflows' thumbnails: square, and showing the step strip of a real run of their own settings."""
+import re
+
 import pytest
 
+from devtools.host import PACK_ROOT
 from devtools.workflow_runs import TRUNCATING_NODES, load_api
 from devtools.workflow_specs import WORKFLOWS
 from sampling.policy import TruncationPolicy
@@ -8,9 +11,19 @@ from sampling.policy import TruncationPolicy
 Image = pytest.importorskip("PIL.Image", reason="Pillow comes with matplotlib (requirements-test.txt)")
 
 SIDE = 512
-PALETTE = {"full": (61, 127, 214), "refresh": (142, 193, 255), "cond": (224, 145, 47), "uncond": (161, 85, 201),
-           "reuse": (47, 181, 143)}  # the step strip's colours (web/js/truncated_cfg.js)
 NEAR = 45  # JPEG moves colours a little
+STRIP_KINDS = ("full", "refresh", "cond", "uncond", "reuse", "cache")
+
+
+def strip_palette() -> dict[str, tuple[int, int, int]]:
+    """The step strip's own colours, read from the extension's COLORS table."""
+    source = (PACK_ROOT / "web" / "js" / "truncated_cfg.js").read_text()
+    table = re.search(r"const COLORS = \{(.*?)\};", source, re.S).group(1)
+    colours = dict(re.findall(r'(\w+): "#([0-9a-fA-F]{6})"', table))
+    return {kind: tuple(int(colours[kind][i:i + 2], 16) for i in (0, 2, 4)) for kind in STRIP_KINDS}
+
+
+PALETTE = strip_palette()
 
 
 def strip_kinds(path) -> dict[str, int]:
@@ -48,8 +61,6 @@ def expected_full_steps(name: str) -> tuple[int, set[int]]:
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
 def test_thumbnail_is_a_square_showing_the_strip_of_the_workflows_own_settings(name):
-    from devtools.host import PACK_ROOT
-
     path = PACK_ROOT / "workflows" / f"{name}.jpg"
     assert Image.open(path).size == (SIDE, SIDE) and Image.open(path).format == "JPEG"
     kinds = strip_kinds(path)
@@ -62,3 +73,5 @@ def test_thumbnail_is_a_square_showing_the_strip_of_the_workflows_own_settings(n
     truncated_kind = "reuse" if keep.startswith("reuse") else keep
     assert kinds[truncated_kind] > 0 and all(kinds[k] == 0 for k in ("cond", "uncond", "reuse")
                                              if k != truncated_kind)
+    cached = any(n["class_type"] in ("LazyCache", "EasyCache") for n in load_api(name).values())
+    assert (kinds["cache"] > 0) == cached, "cells from a step cache show exactly where the workflow has one"

@@ -3,9 +3,10 @@ import importlib.util
 
 from devtools.host import PACK_ROOT
 from devtools.workflow_runs import SUMMARY, load_api, shrink, without_truncation
+from devtools.workflow_specs import WORKFLOWS
+from sampling.ledger import Ledger
 
-NAMES = ["lumina2_t2i_truncated_cfg", "lumina2_t2i_truncated_cfg_ksampler", "wan22_t2v_a14b_truncated_cfg",
-         "wan22_i2v_a14b_truncated_cfg", "wan22_t2v_a14b_reuse_cfg"]
+NAMES = sorted(WORKFLOWS)
 
 
 def nodes_of(prompt, class_type):
@@ -44,6 +45,12 @@ def test_published_settings_are_the_documented_ones():
     (reuse,) = nodes_of(load_api("wan22_t2v_a14b_reuse_cfg"), "TruncatedCFGGuider")
     assert (reuse["cfg"], reuse["cfg_low_noise"], reuse["keep"], reuse["cfg_every"]) == (4.0, 3.0,
                                                                                          "reuse_extrapolated", 8)
+    cached = load_api("wan22_t2v_a14b_reuse_cache")
+    (guider,) = nodes_of(cached, "TruncatedCFGGuider")
+    assert {k: v for k, v in guider.items() if k != "model"} == {k: v for k, v in reuse.items() if k != "model"}
+    assert guider["step_cache"] == "coordinate" and guider["model"][0] in cached  # the LazyCache node's output
+    (cache,) = nodes_of(cached, "LazyCache")
+    assert (cache["reuse_threshold"], cache["start_percent"], cache["end_percent"]) == (0.3, 0.15, 0.95)
     (loader,) = nodes_of(load_api("wan22_i2v_a14b_truncated_cfg"), "TruncatedCFGWanA14BLoader")
     assert loader["task"] == "i2v" and (loader["shift"], loader["boundary"]) == (0, 0)  # 0 = the task's official
 
@@ -61,9 +68,17 @@ def test_demo_reseeds_every_sampler_so_the_cache_cannot_skip_it():
         assert seeds and all(after == before + 1000 for before, after in seeds)
 
 
-def test_the_log_summary_parses():
-    line = "[Truncated CFG] 40 steps, 5 truncated, branch evaluations 75 / 80 (6.2 % saved); sampling 12.34 s"
-    assert SUMMARY.findall(line) == [("40", "5", "75", "80", "6.2", "", "", "12.34")]
-    reuse = ("[Truncated CFG] 40 steps, 34 truncated, branch evaluations 46 / 80 (42.5 % saved), guidance reused on "
-             "34 steps, refreshed on 1; sampling 3.00 s")
-    assert SUMMARY.findall(reuse) == [("40", "34", "46", "80", "42.5", "34", "1", "3.00")]
+def logged(ledger) -> str:
+    """The line the pack logs after a run (nodes/truncation.py), for this ledger."""
+    return f"[Truncated CFG] {ledger.summary()}; sampling 3.00 s"
+
+
+def test_the_log_summary_of_every_kind_of_run_parses():
+    ledger = Ledger.for_schedule([1.0 - i / 40 for i in range(41)])
+    for step in ledger.steps:
+        step.sampler_calls, step.full, step.model_calls = 1, step.index < 35, 2 if step.index < 35 else 1
+    assert SUMMARY.findall(logged(ledger)) == [("40", "5", "75", "80", "6.2", "", "", "", "", "3.00")]
+    for step in ledger.steps[1:35]:
+        step.full, step.kept, step.model_calls = False, "reuse", 1
+    ledger.steps[20].model_calls, ledger.steps[20].model_calls_cached = 0, 1
+    assert SUMMARY.findall(logged(ledger)) == [("40", "39", "40", "80", "50.0", "33", "0", "1", "1", "3.00")]

@@ -1,5 +1,6 @@
 // Truncated CFG: a live step strip on the Truncated CFG Guider and model-patch nodes.
-// One cell per sampling step (full CFG, refreshed, one branch kept, guidance reused, not yet run) with a
+// One cell per sampling step (full CFG, refreshed, one branch kept, guidance reused, answered by a step cache,
+// not yet run) with a
 // legend, the current step marked, the Wan expert switch drawn as a line, the model calls saved and the
 // wall time, a run that was interrupted or failed said so, and after the run a chart of
 // |cond - uncond| / |cond| on the full-CFG steps. The state is kept in the node's properties, so it
@@ -10,12 +11,14 @@ import { api } from "../../../scripts/api.js";
 const NODE_TYPES = new Set(["TruncatedCFGGuider", "TruncatedCFGModelPatch"]);
 const PROPERTY = "truncated_cfg";
 const HEIGHT = 108;
+// One colour and legend label per kind of step the ledger names (sampling/ledger.py: StepRecord.kind).
 const COLORS = {
-  full: "#3d7fd6", refresh: "#8ec1ff", cond: "#e0912f", uncond: "#a155c9", reuse: "#2fb58f", empty: "#3a3a3a",
+  full: "#3d7fd6", refresh: "#8ec1ff", cond: "#e0912f", uncond: "#a155c9", reuse: "#2fb58f", cache: "#d87093",
+  empty: "#3a3a3a",
 };
 const LEGEND = [
   ["full", "full CFG"], ["refresh", "refreshed"], ["reuse", "reused guidance"], ["cond", "kept cond"],
-  ["uncond", "kept uncond"],
+  ["uncond", "kept uncond"], ["cache", "from cache"],
 ];
 const OUTCOME_COLORS = { interrupted: "#e8c547", failed: "#e5534b" };
 const CHART_TIP = "|cond - uncond| / |cond| on each full-CFG step: how much guidance still changes the "
@@ -29,11 +32,6 @@ function nodeFor(id) {
   return graph.getNodeById(Number(last)) || graph.getNodeById(last) || null;
 }
 
-function cellOf(full, kept, refreshed) {
-  if (full) return refreshed ? "refresh" : "full";
-  return kept;
-}
-
 function setState(node, state) {
   node.properties = node.properties || {};
   node.properties[PROPERTY] = state;
@@ -41,21 +39,21 @@ function setState(node, state) {
 }
 
 function fromLedger(ledger, seconds, switchStep, outcome, message) {
-  const cells = ledger.steps.map((s) => (s.calls === 0 ? null : cellOf(s.full, s.kept, s.refreshed)));
+  const cells = ledger.steps.map((s) => s.kind);
   const relDiff = ledger.steps
     .filter((s) => s.full && s.relative_difference !== null)
     .map((s) => [s.index, s.relative_difference]);
-  const ran = ledger.steps.filter((s) => s.calls > 0).map((s) => s.index);
+  const ran = ledger.steps.filter((s) => s.sampler_calls > 0).map((s) => s.index);
   return {
-    steps: ledger.steps.length, cells, current: -1, switchStep, branches: ledger.branches,
-    branchesFull: ledger.branches_full_cfg, seconds, relDiff, done: true, updates: 0,
+    steps: ledger.steps.length, cells, current: -1, switchStep, modelCalls: ledger.model_calls,
+    modelCallsFull: ledger.model_calls_full_cfg, seconds, relDiff, done: true, updates: 0,
     outcome: outcome || "finished", message: message || "", lastStep: ran.length ? ran[ran.length - 1] : -1,
   };
 }
 
 function statusText(state) {
-  const saved = state.branchesFull ? (100 * (1 - state.branches / state.branchesFull)).toFixed(1) : "0.0";
-  let text = `model calls ${state.branches} / ${state.branchesFull} · ${saved}% saved`;
+  const saved = state.modelCallsFull ? (100 * (1 - state.modelCalls / state.modelCallsFull)).toFixed(1) : "0.0";
+  let text = `model calls ${state.modelCalls} / ${state.modelCallsFull} · ${saved}% saved`;
   if (state.seconds) text += ` · ${state.seconds.toFixed(1)} s`;
   if (state.outcome === "interrupted" || state.outcome === "failed") {
     const where = state.lastStep >= 0 ? ` at step ${state.lastStep + 1} of ${state.steps}` : " before sampling";
@@ -159,7 +157,7 @@ function onStart({ detail }) {
   if (!node) return;
   setState(node, {
     steps: detail.steps, cells: new Array(detail.steps).fill(null), current: -1,
-    switchStep: detail.switch_step, branches: 0, branchesFull: 0, seconds: null, relDiff: [],
+    switchStep: detail.switch_step, modelCalls: 0, modelCallsFull: 0, seconds: null, relDiff: [],
     done: false, updates: 0, outcome: "running", message: "", lastStep: -1,
   });
 }
@@ -168,13 +166,13 @@ function onStep({ detail }) {
   const node = nodeFor(detail.node);
   const state = node?.properties?.[PROPERTY];
   if (!state || state.done) return;
-  for (const [step, full, kept, refreshed] of detail.decisions) {
-    if (step < state.cells.length) state.cells[step] = cellOf(full, kept, refreshed);
+  for (const [step, kind] of detail.cells) {
+    if (step < state.cells.length) state.cells[step] = kind;
   }
   state.current = detail.step;
   state.lastStep = detail.step;
-  state.branches = detail.branches;
-  state.branchesFull = detail.branches_full_cfg;
+  state.modelCalls = detail.model_calls;
+  state.modelCallsFull = detail.model_calls_full_cfg;
   state.updates += 1;
   setState(node, state);
 }

@@ -1,7 +1,8 @@
-"""Wan 2.2 A14B's two experts as one MODEL: every call is routed to an expert by its sigma.
+"""Routes the calls of Wan 2.2 A14B's two experts, combined as one MODEL, to an expert by their sigma.
 
 The combined model is a clone of the high-noise expert with a DIFFUSION_MODEL wrapper: calls at
-sigma >= boundary run the high-noise network, the others the low-noise one. ComfyUI's sampler
+sigma >= boundary run the high-noise network, the others the low-noise one. The routing is kept on
+the model patcher under a named attachment, where the truncation controller finds the boundary. ComfyUI's sampler
 loads the high-noise expert as usual; the low-noise one is asked of ComfyUI's model management
 when the first call reaches it, which may offload the high-noise one. Both are never forced onto
 the device together. One sampler pass, so a multistep solver keeps its history across the switch.
@@ -17,7 +18,7 @@ import comfy.patcher_extension
 from ..sampling.experts import HIGH_NOISE, TASKS, expert_for_sigma, preset, resolve_boundary
 from .model_files import architecture_name
 
-WRAPPER_KEY = "truncated_cfg_experts"
+ROUTING_KEY = "truncated_cfg_experts"  # the wrapper's key and the attachment's
 A14B_CONFIG = "WAN21_T2V"  # ComfyUI detects both A14B experts (t2v and i2v) with this config
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class ExpertRouting:
         self._load_low_noise()
         return self.low_noise.model.diffusion_model(x, timestep, context, clip_fea=clip_fea,
                                                     time_dim_concat=time_dim_concat,
-                                                    transformer_options=without_routing(transformer_options),
+                                                    transformer_options=inner_to_routing(transformer_options),
                                                     **kwargs)
 
     def _load_low_noise(self) -> None:
@@ -79,21 +80,26 @@ class ExpertRouting:
         comfy.model_management.load_models_gpu([self.low_noise])
 
 
-def without_routing(transformer_options: dict) -> dict:
-    """The options for the low-noise network: the same, minus this routing (it would call itself)."""
+def inner_to_routing(transformer_options: dict) -> dict:
+    """The options for the low-noise network: only the DIFFUSION_MODEL wrappers nested inside this routing.
+
+    ComfyUI nests wrappers in the order of their keys, so those before the routing's key have already
+    run for this call (a step cache among them must not see it twice) and the routing itself would
+    call itself.
+    """
     options = dict(transformer_options)
     wrappers = dict(options.get("wrappers", {}))
-    kinds = dict(wrappers.get(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, {}))
-    kinds.pop(WRAPPER_KEY, None)
-    wrappers[comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL] = kinds
+    kinds = wrappers.get(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, {})
+    keys = list(kinds)
+    inner = keys[keys.index(ROUTING_KEY) + 1:] if ROUTING_KEY in kinds else keys
+    wrappers[comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL] = {key: kinds[key] for key in inner}
     options["wrappers"] = wrappers
     return options
 
 
 def experts_of(model_patcher) -> Optional[ExpertRouting]:
     """The routing of a two-expert model; None for any other model."""
-    wrappers = model_patcher.get_wrappers(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY)
-    return wrappers[0].__self__ if wrappers else None
+    return model_patcher.get_attachment(ROUTING_KEY)
 
 
 def combine_experts(high_noise, low_noise, task: str, boundary: float = 0.0):
@@ -102,9 +108,10 @@ def combine_experts(high_noise, low_noise, task: str, boundary: float = 0.0):
     shape = check_wan_a14b(high_noise.model.model_config, "high_noise_model", task)
     check_pair(shape, check_wan_a14b(low_noise.model.model_config, "low_noise_model", task))
     combined = high_noise.clone()
-    combined.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY)
+    combined.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, ROUTING_KEY)
     routing = ExpertRouting(low_noise, boundary, task)
-    combined.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY, routing.route)
+    combined.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, ROUTING_KEY, routing.route)
+    combined.set_attachments(ROUTING_KEY, routing)
     log.info("[Truncated CFG] Wan A14B %s experts combined: sigma >= %.3f high-noise, below low-noise",
              task, boundary)
     return combined
