@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
+import sys
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -24,33 +26,45 @@ def missing() -> str | None:
 FRONTEND_SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False}
 
 
+def open_comfy(browser, url: str, width: int, height: int):
+    """A new page (a tab of its own) with ComfyUI's app loaded; console errors and warnings collected in
+    ``page.console_errors``."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    response = page.request.post(f"{url}/settings", data=FRONTEND_SETTINGS)
+    if not response.ok:
+        raise RuntimeError(f"ComfyUI refused the frontend settings: {response.status}")
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function("window.app && window.app.graph", timeout=90_000)
+    return page
+
+
 @contextlib.contextmanager
-def comfy_page(url: str, width: int = 1600, height: int = 900):
-    """A page with ComfyUI's app loaded; console errors and warnings collected in ``page.console_errors``."""
+def comfy_pages(url: str, count: int, width: int = 1600, height: int = 900):
+    """``count`` tabs on ComfyUI's frontend, each a client of its own to the server."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            response = page.request.post(f"{url}/settings", data=FRONTEND_SETTINGS)
-            if not response.ok:
-                raise RuntimeError(f"ComfyUI refused the frontend settings: {response.status}")
-            page.console_errors = []
-            page.on("console",
-                    lambda m: page.console_errors.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: page.console_errors.append(str(e)))
-            page.goto(url)
-            page.wait_for_function("window.app && window.app.graph", timeout=90_000)
-            yield page
+            yield [open_comfy(browser, url, width, height) for _ in range(count)]
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def comfy_page(url: str, width: int = 1600, height: int = 900):
+    """A page with ComfyUI's app loaded; console errors and warnings collected in ``page.console_errors``."""
+    with comfy_pages(url, 1, width, height) as (page,):
+        yield page
 
 
 BUILD_GRAPH_JS = """(spec) => {
     const graph = window.app.graph;
     graph.clear();
-    const made = {};
+    const made = window.tcfgMade = {};  // the nodes by their spec key, for the blueprint builder
     for (const n of spec.nodes) {
         const node = window.LiteGraph.createNode(n.type);
         if (!node) throw new Error(`unknown node type ${n.type}`);
@@ -95,8 +109,30 @@ def page_on_new_server(host, base):
         server.stop()
 
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # without playwright, missing() says so before anything needs this
+    PlaywrightTimeout = TimeoutError
+
+
 class Unavailable(RuntimeError):
     """No ComfyUI host, or no browser, for a builder script: the message says which."""
+
+
+def write_json(path, data) -> None:
+    """As the builders save what the frontend made: indented, UTF-8 kept, a newline at the end."""
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def run_builder(build, width: int = 1600, height: int = 900) -> int:
+    """A builder script's main: ``build(page)`` on the demo's models; 2, after saying why, without a host or browser."""
+    try:
+        with page_on_demo_models(width, height) as page:
+            build(page)
+    except Unavailable as why:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
+    return 0
 
 
 @contextlib.contextmanager

@@ -41,19 +41,22 @@ DONE_JS = ("(id) => { const n = window.app.graph.getNodeById(Number(id)) || wind
 FRAME_JS = """(id) => {
     const canvas = window.app.canvas;
     const node = window.app.graph.getNodeById(Number(id)) || window.app.graph.getNodeById(id);
-    const strip = node.widgets.find((w) => w.name === "truncated_cfg_strip");
     const rect = canvas.canvas.getBoundingClientRect();
     const scale = Math.min(3, (rect.width - 400) / node.size[0]);
-    // Away from the frontend's own overlays at the canvas edges (breadcrumbs, side bar, minimap).
+    // The node large, away from the frontend's own overlays at the canvas edges (breadcrumbs, side bar, minimap).
     canvas.ds.scale = scale;
-    canvas.ds.offset = [-node.pos[0] + 200 / scale, -node.pos[1] - strip.last_y + 250 / scale];
+    canvas.ds.offset = [-node.pos[0] + 200 / scale, -node.pos[1] - node.size[1] + 700 / scale];
     canvas.setDirty(true, true);
     const s = node.properties.truncated_cfg;
-    return {clip: {x: rect.left + 200, y: rect.top + 250, width: node.size[0] * scale,
-                   height: (node.size[1] - strip.last_y) * scale},
-            steps: s.steps, modelCalls: s.modelCalls, full: s.modelCallsFull,
+    return {steps: s.steps, modelCalls: s.modelCalls, full: s.modelCallsFull,
             oneCall: s.cells.filter((c) => ["cond", "uncond", "reuse"].includes(c)).length,
             cached: s.cells.filter((c) => c === "cache").length};
+}"""
+# The strip where the frontend drew it (a DOM widget over the canvas), with a margin.
+STRIP_BOX_JS = """(id) => {
+    const node = window.app.graph.getNodeById(Number(id)) || window.app.graph.getNodeById(id);
+    const box = node.widgets.find((w) => w.name === "truncated_cfg_strip").element.getBoundingClientRect();
+    return {x: box.left - 12, y: box.top - 8, width: box.width + 24, height: box.height + 16};
 }"""
 CAPTION_JS = """([title, line, settings]) => {
     const card = document.createElement("div");
@@ -96,33 +99,31 @@ def compose(caption_png: bytes, strip_png: bytes):
     return square
 
 
-def main() -> int:
-    from devtools import browser
+def build(page) -> None:
     from devtools.workflow_specs import TITLES, TRUNCATING_TYPES, WORKFLOWS
 
-    try:
-        with browser.page_on_demo_models(width=1400, height=1000) as page:
-            for name in WORKFLOWS:
-                workflow = json.loads((WORKFLOWS_DIR / f"{name}.json").read_text())
-                node_id = page.evaluate(PREPARE_JS, [workflow, list(TRUNCATING_TYPES)])
-                page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
-                page.wait_for_function(DONE_JS, arg=node_id, timeout=600_000)
-                frame = page.evaluate(FRAME_JS, node_id)
-                page.wait_for_timeout(500)
-                strip_png = page.screenshot(type="png", clip=frame["clip"])
-                saved = 100 * (1 - frame["modelCalls"] / frame["full"])
-                cached = f", {frame['cached']} from the cache" if frame["cached"] else ""
-                line = (f"{saved:.0f}% fewer model calls ({frame['oneCall']} of {frame['steps']} steps one call"
-                        f"{cached})")
-                page.evaluate(CAPTION_JS, [TITLES[name], line, settings_line(name)])
-                caption_png = page.locator("#tcfg-thumbnail-caption").screenshot(type="png")
-                page.evaluate("() => document.getElementById('tcfg-thumbnail-caption').remove()")
-                compose(caption_png, strip_png).save(WORKFLOWS_DIR / f"{name}.jpg", quality=90)
-                print(f"wrote workflows/{name}.jpg ({line})", flush=True)
-    except browser.Unavailable as why:
-        print(f"error: {why}", file=sys.stderr)
-        return 2
-    return 0
+    for name in WORKFLOWS:
+        workflow = json.loads((WORKFLOWS_DIR / f"{name}.json").read_text())
+        node_id = page.evaluate(PREPARE_JS, [workflow, list(TRUNCATING_TYPES)])
+        page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
+        page.wait_for_function(DONE_JS, arg=node_id, timeout=600_000)
+        frame = page.evaluate(FRAME_JS, node_id)
+        page.wait_for_timeout(500)
+        strip_png = page.screenshot(type="png", clip=page.evaluate(STRIP_BOX_JS, node_id))
+        saved = 100 * (1 - frame["modelCalls"] / frame["full"])
+        cached = f", {frame['cached']} from the cache" if frame["cached"] else ""
+        line = f"{saved:.0f}% fewer model calls ({frame['oneCall']} of {frame['steps']} steps one call{cached})"
+        page.evaluate(CAPTION_JS, [TITLES[name], line, settings_line(name)])
+        caption_png = page.locator("#tcfg-thumbnail-caption").screenshot(type="png")
+        page.evaluate("() => document.getElementById('tcfg-thumbnail-caption').remove()")
+        compose(caption_png, strip_png).save(WORKFLOWS_DIR / f"{name}.jpg", quality=90)
+        print(f"wrote workflows/{name}.jpg ({line})", flush=True)
+
+
+def main() -> int:
+    from devtools import browser
+
+    return browser.run_builder(build, width=1400, height=1000)
 
 
 if __name__ == "__main__":

@@ -20,25 +20,24 @@ from devtools.host import PACK_ROOT  # noqa: E402
 WORKFLOWS_DIR = PACK_ROOT / "workflows"
 
 
-def main() -> int:
+def build(page) -> None:
     from devtools import browser
     from devtools.workflow_specs import WORKFLOWS
 
-    try:
-        with browser.page_on_demo_models() as page:
-            (WORKFLOWS_DIR / "api").mkdir(parents=True, exist_ok=True)
-            for name, make in WORKFLOWS.items():
-                nodes, links = make()
-                ui = json.loads(page.evaluate(browser.BUILD_GRAPH_JS, {"nodes": nodes, "links": links}))
-                api = page.evaluate("async () => (await window.app.graphToPrompt()).output")
-                (WORKFLOWS_DIR / f"{name}.json").write_text(json.dumps(ui, indent=2, ensure_ascii=False) + "\n")
-                (WORKFLOWS_DIR / "api" / f"{name}.json").write_text(
-                    json.dumps(api, indent=2, ensure_ascii=False) + "\n")
-                print(f"wrote workflows/{name}.json and workflows/api/{name}.json")
-    except browser.Unavailable as why:
-        print(f"error: {why}", file=sys.stderr)
-        return 2
-    return 0
+    (WORKFLOWS_DIR / "api").mkdir(parents=True, exist_ok=True)
+    for name, make in WORKFLOWS.items():
+        nodes, links = make()
+        ui = json.loads(page.evaluate(browser.BUILD_GRAPH_JS, {"nodes": nodes, "links": links}))
+        api = page.evaluate("async () => (await window.app.graphToPrompt()).output")
+        browser.write_json(WORKFLOWS_DIR / f"{name}.json", ui)
+        browser.write_json(WORKFLOWS_DIR / "api" / f"{name}.json", api)
+        print(f"wrote workflows/{name}.json and workflows/api/{name}.json")
+
+
+def main() -> int:
+    from devtools import browser
+
+    return browser.run_builder(build)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
 """A real ComfyUI server on loopback with the pack in its custom_nodes/, for tests, the demo and the
-workflow builder. Started as users start it (main.py), on a base directory of its own."""
+workflow builder. Started as users start it (main.py), on a base directory of its own.
+
+TCFG_FRONTEND_ROOT names another frontend build for it to serve (ComfyUI's --front-end-root: the static
+folder of a comfyui-frontend-package wheel), to run the browser tier against a newer frontend than the
+host's own.
+"""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -66,6 +72,8 @@ def free_port() -> int:
 
 
 class ComfyServer:
+    pack_folder = "ComfyUI-TruncatedCFG"  # the pack's folder in custom_nodes/ (its web files: /extensions/<it>/)
+
     def __init__(self, host: Path, base: Path, stand_in_text_encoder: bool = True):
         self.host, self.base, self.port = host, base, free_port()
         self.stand_in_text_encoder = stand_in_text_encoder
@@ -81,13 +89,15 @@ class ComfyServer:
         custom.mkdir(parents=True, exist_ok=True)
         for entry in custom.iterdir():  # a base directory may be reused (the demo's); start from a known set
             entry.unlink()
-        (custom / "ComfyUI-TruncatedCFG").symlink_to(PACK_ROOT, target_is_directory=True)
+        (custom / self.pack_folder).symlink_to(PACK_ROOT, target_is_directory=True)
         (custom / "tcfg_test_conditioning.py").write_text(TEST_CONDITIONING_NODE)
         if self.stand_in_text_encoder:
             (custom / STAND_IN_TEXT_ENCODER.name).symlink_to(STAND_IN_TEXT_ENCODER)
         command = [sys.executable, str(self.host / "main.py"), "--cpu", "--listen", "127.0.0.1",
                    "--port", str(self.port), "--disable-auto-launch", "--base-directory", str(self.base),
                    "--database-url", "sqlite:///:memory:"]
+        if os.environ.get("TCFG_FRONTEND_ROOT"):
+            command += ["--front-end-root", os.environ["TCFG_FRONTEND_ROOT"]]
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(command, cwd=self.host, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -176,3 +176,52 @@ WORKFLOWS = {
     "wan22_t2v_a14b_reuse_cfg": wan22_t2v_reuse,
     "wan22_t2v_a14b_reuse_cache": wan22_t2v_reuse_cache,
 }
+
+
+class Blueprint:
+    """A subgraph blueprint (subgraphs/<name>.json) made of a workflow's graph.
+
+    ``outside``: the spec keys left out of the subgraph (their links become its inputs and outputs, and they
+    are dropped from the file, as core's blueprints have only the subgraph node); ``exposed``: (key, widget)
+    pairs shown on the subgraph node (its proxyWidgets). The frontend makes the prompt boxes of
+    CLIPTextEncode nodes inputs of the subgraph by itself ("text", "text_1"): ``labels`` names them.
+    """
+
+    def __init__(self, make, outside, exposed, category, description, labels=None):
+        self.make, self.outside, self.exposed = make, outside, exposed
+        self.category, self.description, self.labels = category, description, labels or {}
+
+
+GUIDER_EXPOSED = [("guider", "cfg"), ("guider", "keep"), ("guider", "cfg_every"), ("guider", "cfg_truncate_steps"),
+                  ("guider", "cfg_trunc_ratio")]
+WAN_LOADER_EXPOSED = [("loader", "high_noise_unet"), ("loader", "low_noise_unet"), ("loader", "clip_name"),
+                      ("loader", "vae_name")]
+SEED_STEPS = [("noise", "noise_seed"), ("sigmas", "steps")]
+PROMPT_LABELS = {"text": "prompt", "text_1": "negative prompt"}
+
+
+def wan_exposed(size_key):
+    """What a Wan blueprint shows: the video size (on the node ``size_key``), seed, steps, guidance, model files."""
+    return ([(size_key, "width"), (size_key, "height"), (size_key, "length")] + SEED_STEPS + GUIDER_EXPOSED
+            + [("guider", "cfg_low_noise")] + WAN_LOADER_EXPOSED)
+
+
+BLUEPRINTS = {
+    "Text to Video (Wan 2.2 A14B, Truncated CFG)": Blueprint(
+        wan22_t2v_reuse, outside=("save",), labels=PROMPT_LABELS, exposed=wan_exposed("latent"),
+        category="Video generation and editing/Text to video",
+        description=("Wan 2.2 A14B text to video, both experts in one sampler pass, with Truncated CFG: full CFG on "
+                     "every 8th step and the guidance reused between (about 43% fewer model calls at 40 steps).")),
+    "Image to Video (Wan 2.2 A14B, Truncated CFG)": Blueprint(
+        wan22_i2v, outside=("image", "save"), labels=PROMPT_LABELS, exposed=wan_exposed("i2v"),
+        category="Video generation and editing/Image to video",
+        description=("Wan 2.2 A14B image to video from a start image, both experts in one sampler pass, with "
+                     "Truncated CFG (the last 5 of 40 steps run one branch).")),
+    "Text to Image (Lumina 2, Truncated CFG)": Blueprint(
+        lumina2_t2i, outside=("save",),
+        exposed=[("positive", "user_prompt"), ("latent", "width"), ("latent", "height")] + SEED_STEPS
+        + GUIDER_EXPOSED + [("loader", "unet_name"), ("loader", "clip_name"), ("loader", "vae_name")],
+        category="Image generation and editing/Text to image",
+        description=("Lumina-Image-2.0 text to image with CFG Renorm and Truncated CFG: guidance on the first "
+                     "quarter of the steps, as Lumina's README recommends (38% fewer model calls).")),
+}

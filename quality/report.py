@@ -137,7 +137,8 @@ def same_picture_picks_by_family(rows: Sequence[Mapping]) -> dict[str, list[Mapp
     """Per family (full CFG aside), the settings saving the most calls at full CFG's picture."""
     ref = reference_row(rows)
     families = [f for f in dict.fromkeys(r["family"] for r in rows) if f != FULL]
-    return {f: same_picture_picks([ref] + [r for r in rows if r["family"] == f]) for f in families}
+    return {f: [r for r in same_picture_picks([ref] + [r for r in rows if r["family"] == f]) if r is not ref]
+            for f in families}
 
 
 def plot_cache_front(rows: Sequence[Mapping], path: Path, title: str, target_saved: float) -> Path:

@@ -11,6 +11,8 @@ from devtools import browser  # noqa: E402
 if browser.missing():
     pytest.skip(browser.missing(), allow_module_level=True)
 
+from strip_page import CELLS_JS, HELPERS_JS, show_node  # noqa: E402
+
 from devtools.host import PACK_ROOT  # noqa: E402
 
 WORKFLOW = "wan22_t2v_a14b_truncated_cfg"
@@ -42,7 +44,14 @@ def page(model_tree_base):
 
 RECORD_STEPS_JS = """() => {
     window.tcfgSteps = [];
-    window.app.api.addEventListener("truncated_cfg.step", ({ detail }) => window.tcfgSteps.push(detail));
+    window.tcfgLive = [];  // cells drawn in the node right after each step event
+    const guider = window.app.graph._nodes.find((n) => n.type === "TruncatedCFGGuider");
+    window.app.api.addEventListener("truncated_cfg.step", ({ detail }) => {
+        window.tcfgSteps.push(detail);
+        const strip = guider.widgets.find((w) => w.name === "truncated_cfg_strip").element;
+        const cells = [...strip.querySelectorAll(".tcfg-cell")];
+        window.tcfgLive.push(cells.filter((c) => c.dataset.kind !== "empty").length);
+    });
 }"""
 DONE_JS = "(id) => window.app.graph.getNodeById(id).properties.truncated_cfg?.done === true"
 
@@ -67,15 +76,21 @@ def finished(page):
     return node_id, page.evaluate(STATE_JS, node_id), page.server.log_text()[log_start:]
 
 
-def test_the_strip_updates_during_the_run_and_ends_at_the_ledger(finished):
+def test_the_strip_updates_during_the_run_and_ends_at_the_ledger(page, finished):
     node_id, state, log = finished
-    assert state["updates"] >= 1, "no step event reached the strip while sampling"
+    live = page.evaluate("() => window.tcfgLive")
+    assert live and live[0] >= 1, "no step event reached the strip while sampling"
+    assert live == sorted(live), "cells filled in step by step"
     assert state["steps"] == STEPS
     assert state["cells"] == ["full"] * 3 + ["cond"] * 5  # cfg_truncate_steps 5 of 8, keep cond
     assert (state["modelCalls"], state["modelCallsFull"]) == (11, 16)
     assert f"[Truncated CFG] {STEPS} steps, 5 truncated, model calls 11 / 16" in log
     assert state["seconds"] > 0
     assert state["switchStep"] is not None and 0 <= state["switchStep"] <= STEPS  # the Wan expert boundary
+    page.evaluate(HELPERS_JS)
+    show_node(page, str(node_id))
+    drawn = page.evaluate(CELLS_JS, node_id)
+    assert [kind for kind, _ in drawn] == state["cells"] and all(visible for _, visible in drawn)
 
 
 def test_every_step_event_counts_the_call_it_follows(page, finished):

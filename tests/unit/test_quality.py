@@ -6,8 +6,10 @@ import torch
 from quality import digits_data
 from quality.judge import Judge, frechet_distance, mean_pairwise_distance
 from quality.pareto import BY_DRIFT, best_at_full_cfg_quality, best_within, pareto_front
-from quality.report import _steps, markdown_table, picks, plot_pareto, same_picture_picks, save_sample_grid
-from quality.settings import FAMILIES, FULL, NO_CFG, REUSE, sweep_settings
+from quality.report import (_steps, markdown_table, picks, plot_cache_front, plot_pareto, same_picture_picks,
+                            same_picture_picks_by_family, save_sample_grid)
+from quality.settings import (CACHE_ALONE, FAMILIES, FULL, NO_CFG, REUSE, STACKED_COORDINATED, cache_settings,
+                              sweep_settings)
 from sampling.policy import TruncationPolicy
 
 
@@ -118,7 +120,7 @@ def test_mean_pairwise_distance():
 def test_every_setting_is_a_valid_guider_input(steps):
     settings = sweep_settings(steps)
     assert len({s.label for s in settings}) == len(settings)
-    assert {s.family for s in settings} == set(FAMILIES)
+    assert {s.family for s in settings} | {s.family for s in cache_settings()} == set(FAMILIES)
     for s in settings:
         inputs = s.guider_inputs()
         policy = TruncationPolicy(**inputs)
@@ -192,3 +194,28 @@ def test_sample_grid_is_a_png_and_needs_every_class(tmp_path, split):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="3 samples of every class"):
         save_sample_grid({"few": (x_test[y_test < 9], y_test[y_test < 9])}, tmp_path / "h.png")
+
+
+def test_same_picture_picks_by_family_never_pick_full_cfg_itself():
+    rows = [row("full", 0.0, 0.95, FULL), row("alone", 0.5, 0.95, CACHE_ALONE, drift=0.02),
+            row("coordinated", 0.7, 0.95, STACKED_COORDINATED, drift=0.006),
+            row("coordinated, far", 0.8, 0.95, STACKED_COORDINATED, drift=0.03)]
+    picked = {family: [r["label"] for r in found] for family, found in same_picture_picks_by_family(rows).items()}
+    assert picked == {CACHE_ALONE: [], STACKED_COORDINATED: ["coordinated"]}
+
+
+def test_the_cache_front_plot_is_a_png(tmp_path):
+    rows = [row("full", 0.0, 0.95, FULL), row("alone", 0.5, 0.95, CACHE_ALONE, drift=0.02),
+            row("coordinated", 0.7, 0.95, STACKED_COORDINATED, drift=0.006)]
+    path = plot_cache_front(rows, tmp_path / "c.png", "test", 0.7)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cache_settings_pair_every_cache_setting_both_ways():
+    settings = cache_settings()
+    labels = [s.label for s in settings]
+    assert len(labels) == len(set(labels)) and labels[0] == "full CFG"
+    stacked = [s for s in settings if s.cache and not s.core_guider]
+    assert {s.policy["step_cache"] for s in stacked} == {"independent", "coordinate"}
+    assert all(s.core_guider for s in settings if s.family == CACHE_ALONE)
+    assert {s.cache.node for s in cache_settings(("LazyCache",)) if s.cache} == {"LazyCache"}

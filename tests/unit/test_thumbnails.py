@@ -17,7 +17,7 @@ STRIP_KINDS = ("full", "refresh", "cond", "uncond", "reuse", "cache")
 
 def strip_palette() -> dict[str, tuple[int, int, int]]:
     """The step strip's own colours, read from the extension's COLORS table."""
-    source = (PACK_ROOT / "web" / "js" / "truncated_cfg.js").read_text()
+    source = (PACK_ROOT / "web" / "js" / "step_strip.js").read_text()
     table = re.search(r"const COLORS = \{(.*?)\};", source, re.S).group(1)
     colours = dict(re.findall(r'(\w+): "#([0-9a-fA-F]{6})"', table))
     return {kind: tuple(int(colours[kind][i:i + 2], 16) for i in (0, 2, 4)) for kind in STRIP_KINDS}
