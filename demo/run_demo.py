@@ -135,7 +135,8 @@ def digits_run(steps: int, per_class: int = 20) -> None:
         raise RuntimeError("the ComfyUI host imported for the workflows no longer imports")
     from quality.judge import Judge
     from quality.report import save_sample_grid
-    from quality.settings import FULL, LAST_N, NO_CFG, REUSE_EXTRAPOLATED, Setting
+    from quality.settings import (FULL, LAST_N, NO_CFG, REUSE_EXTRAPOLATED, STACKED_COORDINATED, Setting,
+                                  StepCacheSetting)
     from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, measure
 
     config = SweepConfig(per_class=per_class, steps=steps)
@@ -144,16 +145,19 @@ def digits_run(steps: int, per_class: int = 20) -> None:
                 Setting(LAST_N, f"last {steps // 2} truncated", {"cfg_truncate_steps": steps // 2}),
                 Setting(REUSE_EXTRAPOLATED, f"every {every}, reuse_extrapolated",
                         {"cfg_every": every, "keep": "reuse_extrapolated"}),
+                # The README's recommendation with a step cache: core LazyCache coordinated with the pack.
+                Setting(STACKED_COORDINATED, "every 8 + LazyCache 0.3", {"cfg_every": 8, "keep": "reuse_extrapolated"},
+                        cache=StepCacheSetting("LazyCache", 0.3)),
                 Setting(NO_CFG, "cfg 1 (no guidance)", cfg_one=True)]
     model, judge, labels = load_digits_model(DEFAULT_WEIGHTS, config.shift), Judge(), config.labels()
     print(f"\ndigits model ({DEFAULT_WEIGHTS.name}), {steps} {config.sampler} steps, cfg {config.cfg}, "
           f"{len(labels)} samples; judge: scikit-learn SVM, {judge.real_accuracy:.3f} on real digits\n")
-    print(f"{'run':30} {'calls / image':>13} {'saved':>6} {'accuracy':>9} {'drift':>7} {'Fréchet':>8}")
+    print(f"{'run':30} {'model calls / image':>19} {'saved':>6} {'accuracy':>9} {'drift':>7} {'Fréchet':>8}")
     grid, reference = {}, None
     for setting in settings:
         row, images = measure(model, setting, config, judge, reference)
         reference = images if reference is None else reference
-        print(f"{setting.label:30} {row['model_calls']:13.1f} {row['model_calls_saved']:6.1%} {row['accuracy']:9.3f} "
+        print(f"{setting.label:30} {row['model_calls']:19.1f} {row['model_calls_saved']:6.1%} {row['accuracy']:9.3f} "
               f"{row['drift']:7.4f} {row['frechet']:8.2f}")
         grid[f"{setting.label}: accuracy {row['accuracy']:.3f}, drift {row['drift']:.3f}"] = (images, labels)
     print("\ndrift: mean |pixel - full CFG's pixel| / 16 from the same noise (0 = full CFG's digits)")

@@ -30,11 +30,11 @@ import comfy.model_management
 import comfy.patcher_extension
 import comfy.samplers
 
-from ..sampling.plan import BOTH, NEGATIVE, POSITIVE, kept_branch
+from ..sampling.plan import BOTH, NEGATIVE, POSITIVE, CallPlan, kept_branch
 from ..sampling.policy import CACHE_COORDINATE, CACHE_INDEPENDENT, TruncationPolicy
 from ..sampling.run import NODE_REUSE, ReuseOptions, TruncationRun
 from .expert_routing import experts_of
-from .step_cache import forward_caches_of, step_cache_of
+from .step_cache import StepCache, forward_caches_of, step_cache_of
 from .ui_events import RunReporter
 
 # The wrapper types the pack installs; ComfyUI nests them in this order, outermost first.
@@ -125,7 +125,7 @@ class TruncationController:
         run = TruncationRun(self.policy, sigmas, boundary=None if routing is None else routing.boundary,
                             reuse=self.reuse,
                             coordinating=cache is not None and self.policy.step_cache == CACHE_COORDINATE)
-        self._check_caches(transformer_options, run, two_experts=routing is not None)
+        self._check_caches(cache, transformer_options, run, two_experts=routing is not None)
         for note in run.ledger.notes:
             log.warning("%s %s", LOG_PREFIX, note)
         reporter = None if self.node_id is None else RunReporter(self.node_id, run)
@@ -152,9 +152,9 @@ class TruncationController:
             reporter.finish(ledger, seconds)
         return output
 
-    def _check_caches(self, transformer_options: dict, run: TruncationRun, two_experts: bool) -> None:
+    def _check_caches(self, cache: Optional[StepCache], transformer_options: dict, run: TruncationRun,
+                      two_experts: bool) -> None:
         """Refuse what a step cache on the model cannot serve; warn where a forward cache re-serves old branches."""
-        cache = step_cache_of(transformer_options)
         if (cache is not None and cache.serves_branches_it_never_ran and self.policy.step_cache == CACHE_INDEPENDENT
                 and self.policy.truncates_before_guiding(run.schedule)):
             raise ValueError(
@@ -175,13 +175,8 @@ class TruncationController:
         if active is None or not supports(guider):
             return executor(x, timestep, model_options, seed)
         plan = active.run.plan(float(timestep.flatten()[0]), guider.cfg)
-        cache = step_cache_of(model_options.get("transformer_options", {}))
-        if cache is not None and active.run.held is not None:  # coordinating
-            watched = [c["uuid"] for c in guider.conds.get(kept_branch(self.policy.keep)) or () if "uuid" in c]
-            if watched:
-                cache.watch(watched[0])
-            if active.run.must_reach_network(plan):
-                cache.compute_next_call()
+        if active.run.coordinating:
+            self._steer(step_cache_of(model_options.get("transformer_options", {})), active.run, plan, guider)
         previous = model_options.get("sampler_calc_cond_batch_function")
         evaluated = False
 
@@ -208,6 +203,17 @@ class TruncationController:
         if active.reporter is not None:
             active.reporter.after_call(plan.step)
         return output
+
+    def _steer(self, cache: Optional[StepCache], run: TruncationRun, plan: CallPlan, guider) -> None:
+        """Coordinating: the cache watches the branch every call evaluates, and computes the calls that must reach
+        the network."""
+        if cache is None:
+            return
+        watched = [c["uuid"] for c in guider.conds.get(kept_branch(self.policy.keep)) or () if "uuid" in c]
+        if watched:
+            cache.watch(watched[0])
+        if run.must_reach_network(plan):
+            cache.compute_next_call()
 
     @staticmethod
     def _at_network(executor, *args, **kwargs):

@@ -24,7 +24,8 @@ class WanA14BPreset:
     in_channels: int  # of the diffusion model's patch embedding
 
 
-# Wan 2.2's official generate.py configs (reference.md); i2v concatenates 20 image-latent channels.
+# Wan 2.2's official generate.py configs (wan/configs: boundary, sample_shift, sample_steps, sample_guide_scale);
+# i2v concatenates 20 image-latent channels.
 PRESETS = {
     "t2v": WanA14BPreset(boundary=0.875, shift=12.0, steps=40, cfg_high=4.0, cfg_low=3.0, in_channels=16),
     "i2v": WanA14BPreset(boundary=0.900, shift=5.0, steps=40, cfg_high=3.5, cfg_low=3.5, in_channels=36),

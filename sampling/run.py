@@ -134,9 +134,14 @@ class TruncationRun:
                 outputs[slot] = outputs[slot] if held is None else held
         return outputs
 
+    @property
+    def coordinating(self) -> bool:
+        """Whether the run coordinates with a step cache on the model (``held.py``)."""
+        return self.held is not None
+
     def must_reach_network(self, plan: CallPlan) -> bool:
         """Coordinating: a full-CFG call, or the first call on an expert, is one no cache may answer."""
-        return self.held is not None and (plan.full or self._network_expert != (plan.expert,))
+        return self.coordinating and (plan.full or self._network_expert != (plan.expert,))
 
     def guided(self, plan: CallPlan, x: torch.Tensor, sigma: torch.Tensor, guided_x0: torch.Tensor,
                reached_the_guider: bool) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """Puts the pack root on sys.path (unit tests import ``sampling``, host tests ``devtools``) and tests/
-itself, for the helpers shared by the host and browser tiers (hostenv, server_support)."""
+itself, for the helpers shared by the host and browser tiers (hostenv, bad_policy_inputs, strip_page)."""
 import sys
 from pathlib import Path
 

@@ -40,7 +40,7 @@ def test_quick_speed_run_writes_both_tables_with_exact_branch_counts(tmp_path, c
     assert "| spread |" in text
     # With a step cache: each cache's rows against core CFGGuider with the same cache, the network's own count.
     assert "## With a step cache on the model" in text
-    for cache in ("LazyCache 0.3", "EasyCache 0.3"):
+    for cache in (f"{name} {threshold}" for name, threshold in bench_policies.CACHES.items()):
         core_ran, core_full = map(int, rows[f"core CFGGuider + {cache}"].split(" / "))
         assert core_ran == core_full <= 8  # the reference row: what core CFGGuider ran with this cache
         for mode in ("coordinate", "independent"):

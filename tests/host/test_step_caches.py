@@ -23,6 +23,7 @@ CACHES = {"EasyCache": EasyCacheNode, "LazyCache": LazyCacheNode}
 SKIPPING = dict(reuse_threshold=3.0, start_percent=0.0, end_percent=1.0)
 STEPS = 8
 EVERY_2 = dict(cfg_every=2, keep="reuse_extrapolated")
+EVERY_8 = dict(cfg_every=8, keep="reuse_extrapolated")  # the README's recommendation (step 0 full of 8)
 # ComfyUI 0.3.64's EasyCache fails by itself at batch > 1 (it adds every branch's cache to the whole batch).
 BATCH = {"EasyCache": 1, "LazyCache": 2}
 
@@ -40,20 +41,26 @@ def cached_patched(model, name, placement, **policy):
     return with_cache(patched_model(model, **policy), name)
 
 
+@pytest.mark.parametrize("policy", [EVERY_2, EVERY_8], ids=["every 2", "every 8"])
 @pytest.mark.parametrize("mode", ["independent", "coordinate"])
 @pytest.mark.parametrize("sampler_name", ["euler", "uni_pc", "dpmpp_2m"])
 @pytest.mark.parametrize("placement", ["cache first", "patch first"])
 @pytest.mark.parametrize("name", sorted(CACHES))
 def test_the_ledger_counts_what_the_network_ran_with_either_cache_before_or_after_the_patch(
-        wan_model, wan_conds, name, placement, sampler_name, mode):
-    model = cached_patched(wan_model, name, placement, step_cache=mode, **EVERY_2)
+        wan_model, wan_conds, name, placement, sampler_name, mode, policy):
+    model = cached_patched(wan_model, name, placement, step_cache=mode, **policy)
     batch = BATCH[name]
     with count_rows(wan_model) as rows:
         out = ksampler(model, wan_conds, batch, sampler_name, steps=STEPS)
     ledger = controller_of(model).last_ledger
     assert torch.isfinite(out).all()
     assert sum(rows) == ledger.model_calls * batch
-    assert ledger.model_calls_cached > 0, "the cache answered nothing: the test would prove nothing"
+    if name == "EasyCache" and mode == "independent" and policy is EVERY_8:
+        # Left alone, EasyCache watches the first branch of its first call: step 0's negative one, which no
+        # later step runs, so it never skips.
+        assert ledger.model_calls_cached == 0
+    else:
+        assert ledger.model_calls_cached > 0, "the cache answered nothing: the test would prove nothing"
     assert ledger.model_calls + ledger.model_calls_cached == sum(2 if s.full else 1 for s in ledger.steps
                                                                  for _ in range(s.sampler_calls))
     if mode == "coordinate":

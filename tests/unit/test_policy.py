@@ -66,7 +66,7 @@ def test_sigma_low_reproduces_lumina_official_cfg_trunc():
     policy = TruncationPolicy(sigma_low=1.0 - cfg_trunc)
     guided = [i for i in range(50) if not policy.static_reasons(i, schedule)]
     assert guided == official_guided
-    assert len(guided) == 34  # reference.md: shift 6, 50 simple steps, demo's 0.25
+    assert len(guided) == 34  # Lumina's demo: shift 6, 50 simple steps, its default 0.25
 
 
 def test_sigma_window_both_ends():
