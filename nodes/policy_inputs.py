@@ -63,7 +63,7 @@ def policy_inputs() -> list:
             "cfg_every", default=0, min=0, max=10000, optional=True,
             tooltip=("Full CFG on every k-th step (steps 0, k, 2k, ...), one branch on the others; 0 or 1 = off. "
                      "With keep = reuse_extrapolated, k = 8 of 20 steps saved 42.5 % of model calls at full "
-                     "CFG's accuracy on the pack's quality harness (README). " + STEP_LOCAL)),
+                     "CFG's accuracy on the pack's quality harness (the node's help page). " + STEP_LOCAL)),
         io.Float.Input(
             "reuse_refresh", default=0.0, min=0.0, max=10.0, step=0.01, optional=True,
             tooltip=("keep = reuse only: a step the rules would truncate runs full CFG instead once the positive "
