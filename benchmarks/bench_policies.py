@@ -43,10 +43,11 @@ LATENTS = {  # name: (frames, height, width) of the latent; tokens = frames * h/
 }
 SPEED_NOTE = (
     "Random-weight models built with ComfyUI's classes (speed only). Wall ratio and forward bound are against "
-    "core CFGGuider on the same model and latent in the same run. Branch evals are the batch rows the diffusion "
-    "model ran. The forward bound is what skipping those branches can save at most; gap = wall ratio - forward "
-    "bound is what the variant adds beyond the model. The bound itself moves with the machine's noise (a shared "
-    "2-core CPU), so read each row's wall ratio against its own bound. Core RenormCFG reads "
+    "core CFGGuider on the same model and latent in the same run. Model calls are the batch rows the diffusion "
+    "model ran (a branch of CFG over the batch). The forward bound is what skipping those branches can save "
+    "at most; gap = wall ratio - forward bound is what the variant adds beyond the model. The bound itself moves "
+    "with the machine's noise (a shared 2-core CPU), so read each row's wall ratio against its own bound. Core "
+    "RenormCFG reads "
     "`diffusion_model.in_channels`, which only Lumina's NextDiT has: on Wan it fails, and the table says so.")
 WAN_SIZES = {"Wan dim 128 x 1": (128, 1), "Wan dim 512 x 2": (512, 2), "Wan dim 1024 x 2": (1024, 2)}
 # Core's step caches, each against core CFGGuider with the same cache, on the Wan models from dim 512 up with the

@@ -181,8 +181,8 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
         "Drift is the mean |pixel − full CFG's pixel| / 16 for the same noise: 0 is full CFG's picture. "
         f"Fréchet is measured in a {judge.pca.n_components_}-component PCA of the real digits against the real "
         f"test split (real train vs real test: {judge.real_frechet:.2f}). Diversity is the mean distance between "
-        "samples of a class over the same for real digits (1.0 = as varied as the real ones). Calls are branch "
-        "evaluations per image, counted at the network.",
+        "samples of a class over the same for real digits (1.0 = as varied as the real ones). Model calls are "
+        "the branches of CFG the network ran per image (full CFG: two a step), counted at its first layer.",
         "",
     ]
     for i, (sampler, rows) in enumerate(sections.items()):
