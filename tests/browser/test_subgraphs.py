@@ -30,13 +30,13 @@ def page(model_tree_base):
         yield tab
 
 
-# Puts the Truncated CFG Guider into a subgraph, then that subgraph into another: "outer:middle:guider".
-NEST_JS = """() => {
+# Puts the pack's node of the given type into a subgraph, then that subgraph into another: "outer:middle:node".
+NEST_JS = """(type) => {
     const graph = window.app.graph;
-    const guider = graph._nodes.find((n) => n.type === "TruncatedCFGGuider");
-    const middle = graph.convertToSubgraph(new Set([guider])).node;
+    const node = graph._nodes.find((n) => n.type === type);
+    const middle = graph.convertToSubgraph(new Set([node])).node;
     const outer = graph.convertToSubgraph(new Set([middle])).node;
-    return [String(outer.id), String(middle.id), String(guider.id)];
+    return [String(outer.id), String(middle.id), String(node.id)];
 }"""
 
 
@@ -55,9 +55,17 @@ EVENT_JS = """([node, promptId]) => {
 }"""
 
 
-def test_the_guider_in_nested_subgraphs_fills_its_strip_and_never_a_root_node_with_its_id(page):
-    load(page, workflow("wan22_t2v_a14b_truncated_cfg"), STEPS)
-    outer, middle, inner = page.evaluate(NEST_JS)
+# The guider (its last 5 steps truncated) and the model patch under KSampler (Lumina's cfg_trunc_ratio 0.25:
+# step i of 6 is truncated once (i + 1) / 6 > 0.25), each at 6 steps.
+NESTED = {"TruncatedCFGGuider": ("wan22_t2v_a14b_truncated_cfg", ["full"] * 1 + ["cond"] * 5),
+          "TruncatedCFGModelPatch": ("lumina2_t2i_truncated_cfg_ksampler", ["full"] * 1 + ["cond"] * 5)}
+
+
+@pytest.mark.parametrize("node_type", NESTED)
+def test_the_node_in_nested_subgraphs_fills_its_strip_and_never_a_root_node_with_its_id(page, node_type):
+    name, cells = NESTED[node_type]
+    load(page, workflow(name), STEPS)
+    outer, middle, inner = page.evaluate(NEST_JS, node_type)
     path = f"{outer}:{middle}:{inner}"
     decoy = page.evaluate(DECOY_JS, inner)
     page.evaluate("""(path) => {
@@ -66,7 +74,7 @@ def test_the_guider_in_nested_subgraphs_fills_its_strip_and_never_a_root_node_wi
             [detail.node, window.tcfgFind(path).properties.truncated_cfg.cells.filter((c) => c).length]));
     }""", path)
     state = run_and_wait(page, path)
-    assert state["outcome"] == "finished" and state["cells"] == ["full"] * 1 + ["cond"] * 5
+    assert state["outcome"] == "finished" and state["cells"] == cells
     live = page.evaluate("() => window.tcfgLive")
     assert {node for node, _ in live} == {path}, "step events name the whole id path"
     filled = [count for _, count in live]
