@@ -186,10 +186,10 @@ def variants(model, positive, negative, steps: int, lumina: bool):
 
 def cache_variants(model, positive, negative, steps: int, cache: str) -> dict:
     """Core CFGGuider with the cache node, and the pack's guider on the same cached model, both ways."""
-    from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
+    from quality.settings import StepCacheSetting
+    from quality.sweep import with_step_cache
 
-    node = {"LazyCache": LazyCacheNode, "EasyCache": EasyCacheNode}[cache]
-    cached = node.execute(model, CACHES[cache], CACHE_START, 0.95, False).result[0]
+    cached = with_step_cache(model, StepCacheSetting(cache, CACHES[cache], CACHE_START, 0.95))
     label = f"{cache} {CACHES[cache]}"
     policy = dict(cfg_every=4, keep="reuse_extrapolated")
     return {

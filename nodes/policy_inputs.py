@@ -2,8 +2,9 @@
 
 Both nodes hand every input of this list on by name, as one dict, to ``TruncationPolicy.from_inputs``,
 so a new rule is its field and test in ``sampling/policy.py`` (or ``run.py`` for one decided at run
-time) and its declaration here; a new keep mode also needs its colour in the step strip
-(``web/js/truncated_cfg.js``). New inputs go at the end: saved workflows store widget values by position.
+time) and its declaration here; a new keep mode also needs its colour and legend label in the step strip
+(``COLORS`` and ``LEGEND`` in ``web/js/step_strip.js``). New inputs go at the end: saved workflows store
+widget values by position.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from .reuse import extrapolate_in_sigma, per_sample
+from .reuse import extrapolate_in_sigma, model_output, per_sample
 
 GUIDED = "guided"  # the key of the guided result (a whole call a cache answered), beside the two branches
 
@@ -37,7 +37,7 @@ class HeldOutputs:
     def keep(self, key: str, x: torch.Tensor, sigma: torch.Tensor, x0: torch.Tensor, expert: Optional[str]) -> None:
         with torch.no_grad():
             s = per_sample(sigma, x0)
-            entry = NetworkOutput((x.float() - x0.float()) / s, s, expert)
+            entry = NetworkOutput(model_output(x, x0, s), s, expert)
         history = [h for h in self._history.get(key, []) if h.expert == expert]  # never across an expert switch
         self._history[key] = (history + [entry])[-2:]
 

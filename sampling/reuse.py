@@ -36,6 +36,12 @@ def per_sample(sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return sigma.reshape([like.shape[0]] + [1] * (like.ndim - 1))
 
 
+def model_output(x: torch.Tensor, x0: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``(x - x0) / sigma``, float32: the noise or velocity the network predicted for an x0 prediction
+    (``s``: the sigma from ``per_sample``)."""
+    return (x.float() - x0.float()) / s
+
+
 @dataclass
 class FullStep:
     """The branches' difference at one full-CFG call, per sample."""
@@ -66,8 +72,7 @@ class GuidanceMemory:
         """Keep the difference of a full call; a call on another expert starts the history over."""
         with torch.no_grad():
             s = per_sample(sigma, cond_x0)
-            entry = FullStep(step, s, (cond_x0.float() - uncond_x0.float()) / s, (x.float() - cond_x0.float()) / s,
-                             expert)
+            entry = FullStep(step, s, (cond_x0.float() - uncond_x0.float()) / s, model_output(x, cond_x0, s), expert)
         if self.history and self.history[-1].expert != expert:
             self.history = []
         if self.history and self.history[-1].step == step:
@@ -89,7 +94,7 @@ class GuidanceMemory:
         if not self.track_drift:
             return
         with torch.no_grad():
-            output = (x.float() - cond_x0.float()) / per_sample(sigma, cond_x0)
+            output = model_output(x, cond_x0, per_sample(sigma, cond_x0))
             moved = relative_change(output, self.latest.cond_output).max()
         self.drift = moved if self.drift is None else torch.maximum(self.drift, moved)
 

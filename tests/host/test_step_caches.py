@@ -12,13 +12,14 @@ from hostenv import require_host
 require_host()
 
 import comfy.patcher_extension  # noqa: E402
-from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode  # noqa: E402
 from sampling_support import (CFG, core_guider, count_rows, ksampler, patched_model, sample_custom_advanced,  # noqa: E402
                               schedule, truncated_guider)
 
+from quality.settings import StepCacheSetting  # noqa: E402
+from quality.sweep import with_step_cache  # noqa: E402
 from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
 
-CACHES = {"EasyCache": EasyCacheNode, "LazyCache": LazyCacheNode}
+CACHES = ("EasyCache", "LazyCache")
 # Thresholds high enough that the tiny random model's caches skip within 8 steps, from the first step on.
 SKIPPING = dict(reuse_threshold=3.0, start_percent=0.0, end_percent=1.0)
 STEPS = 8
@@ -28,10 +29,8 @@ EVERY_8 = dict(cfg_every=8, keep="reuse_extrapolated")  # the README's recommend
 BATCH = {"EasyCache": 1, "LazyCache": 2}
 
 
-def with_cache(model, name, **settings):
-    values = {**SKIPPING, **settings}
-    return CACHES[name].execute(model, values["reuse_threshold"], values["start_percent"], values["end_percent"],
-                                False).result[0]
+def with_cache(model, name):
+    return with_step_cache(model, StepCacheSetting(name, **SKIPPING))
 
 
 def cached_patched(model, name, placement, **policy):
