@@ -38,6 +38,7 @@ class TruncatedCFGGuider(io.ComfyNode):
             ],
             outputs=[io.Guider.Output()],
             hidden=[io.Hidden.unique_id],
+            not_idempotent=True,  # its output reports to this node's id (see node_id_of)
         )
 
     @classmethod

@@ -23,6 +23,7 @@ class TruncatedCFGModelPatch(io.ComfyNode):
             ],
             outputs=[io.Model.Output(display_name="patched_model")],
             hidden=[io.Hidden.unique_id],
+            not_idempotent=True,  # its output reports to this node's id (see node_id_of)
         )
 
     @classmethod

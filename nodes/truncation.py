@@ -240,7 +240,12 @@ def nest_outermost_and_innermost(wrappers: dict) -> None:
 
 
 def node_id_of(node_class) -> Optional[str]:
-    """The graph node being executed (V3 hidden UNIQUE_ID); None when execute is called directly."""
+    """The graph node being executed (V3 hidden UNIQUE_ID); None when execute is called directly.
+
+    The output then reports live progress to this id, so the nodes' schemas set ``not_idempotent``: ComfyUI
+    must not reuse that output for another node id with the same inputs (the node moved into a subgraph).
+    Core does so for a V1 node with a hidden UNIQUE_ID input, but does not recognise a V3 node's.
+    """
     return node_class.hidden.unique_id if node_class.hidden is not None else None
 
 

@@ -12,7 +12,7 @@ from devtools import browser  # noqa: E402
 if browser.missing():
     pytest.skip(browser.missing(), allow_module_level=True)
 
-from strip_page import CELLS_JS, STATE_JS, load, node_path, run_and_wait, workflow  # noqa: E402
+from strip_page import CELLS_JS, QUEUE_JS, STATE_JS, load, node_path, run_and_wait, workflow  # noqa: E402
 
 from devtools.comfy_server import ComfyServer  # noqa: E402
 from devtools.host import PACK_ROOT  # noqa: E402
@@ -92,6 +92,33 @@ def test_the_node_in_nested_subgraphs_fills_its_strip_and_never_a_root_node_with
         assert page.evaluate(STATE_JS, path) == state
         assert [kind for kind, _ in page.evaluate(CELLS_JS, path)] == state["cells"]
     page.evaluate("() => { window.app.canvas.setGraph(window.app.rootGraph ?? window.app.graph); }")
+
+
+# Every noise seed of the graph set to ``seed``: a prompt ComfyUI has not run yet.
+SEED_JS = """(seed) => { for (const node of window.tcfgAll()) for (const w of node.widgets || [])
+    if (["seed", "noise_seed"].includes(w.name)) w.value = seed; }"""
+# The state of the node at ``path`` once a run other than ``old`` (a prompt id) has finished there.
+NEW_RUN_JS = """([path, old]) => { const s = window.tcfgFind(path)?.properties?.truncated_cfg;
+    return s && s.promptId !== old && s.done === true; }"""
+
+
+@pytest.mark.parametrize("node_type", NESTED)
+def test_a_node_moved_into_a_subgraph_after_a_run_shows_its_next_run_there(page, node_type):
+    """ComfyUI caches a node's output by its inputs; the pack's node output reports to the node that made it,
+    so it must not be reused for the same node under its new id inside the subgraph (it would report to the
+    root id the node no longer has, and the strip inside would never fill)."""
+    name, cells = NESTED[node_type]
+    load(page, workflow(name), STEPS)
+    page.evaluate(SEED_JS, 4242)
+    first = run_and_wait(page, node_path(page, node_type))
+    inner = page.evaluate("""(type) => { const graph = window.app.graph;
+        const node = graph._nodes.find((n) => n.type === type);
+        return `${graph.convertToSubgraph(new Set([node])).node.id}:${node.id}`; }""", node_type)
+    page.evaluate(SEED_JS, 4243)
+    page.evaluate(QUEUE_JS)
+    page.wait_for_function(NEW_RUN_JS, arg=[inner, first["promptId"]], timeout=120_000)
+    state = page.evaluate(STATE_JS, inner)
+    assert state["outcome"] == "finished" and state["cells"] == first["cells"] == cells
 
 
 def global_subgraphs(page) -> dict:
