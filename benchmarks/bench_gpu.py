@@ -295,7 +295,7 @@ def two_experts(args, device: Device) -> list[dict]:
     import torch
 
     from bench_policies import custom_sampler, split_ksamplers, truncated_guider
-    from truncated_cfg.nodes.wan_a14b import WanA14BExperts
+    from truncated_cfg.nodes.models.wan_a14b import WanA14BExperts
     from truncated_cfg.sampling.experts import first_low_noise_step
 
     high = wan_expert(device, args.expert_layers, args.tiny, seed=1)

@@ -87,20 +87,17 @@ def parse_args(argv=None):
 
 def truncated_guider(model, positive, negative, **policy):
     """The Truncated CFG Guider node's output, every rule off except those given."""
+    from sampling.rules import OFF
     from truncated_cfg.nodes.guider import TruncatedCFGGuider
 
-    inputs = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond", **policy}
-    return TruncatedCFGGuider.execute(model, positive, negative, CFG, **inputs).result[0]
+    return TruncatedCFGGuider.execute(model, positive, negative, CFG, **{**OFF, **policy}).result[0]
 
 
 def core_guider(model, positive, negative, cfg: float = CFG):
     """Core's CFGGuider, as the CFGGuider node builds it."""
-    import comfy.samplers
+    from devtools.core_nodes import cfg_guider
 
-    guider = comfy.samplers.CFGGuider(model)
-    guider.set_conds(positive, negative)
-    guider.set_cfg(cfg)
-    return guider
+    return cfg_guider(model, positive, negative, cfg)
 
 
 def custom_sampler(guider, sigmas, latent) -> None:
@@ -283,7 +280,7 @@ def expert_comparison(tmp: Path, steps: int, rounds: int) -> list[dict]:
     import torch
 
     from devtools.checkpoints import load_model, save_wan, wan_conditioning
-    from truncated_cfg.nodes.wan_a14b import WanA14BExperts
+    from truncated_cfg.nodes.models.wan_a14b import WanA14BExperts
     from truncated_cfg.sampling.experts import first_low_noise_step
 
     boundary = 0.875

@@ -50,7 +50,7 @@ FRAME_JS = """(id) => {
     const s = node.properties.truncated_cfg;
     return {steps: s.steps, modelCalls: s.modelCalls, full: s.modelCallsFull,
             oneCall: s.cells.filter((c) => ["cond", "uncond", "reuse"].includes(c)).length,
-            cached: s.cells.filter((c) => c === "cache").length};
+            cached: s.cells.filter((c) => c === "cached").length};
 }"""
 # The strip where the frontend drew it (a DOM widget over the canvas), with a margin.
 STRIP_BOX_JS = """(id) => {
@@ -69,18 +69,17 @@ CAPTION_JS = """([title, line, settings]) => {
     document.body.appendChild(card);
 }""" % SIDE
 STEP_CACHES = ("LazyCache", "EasyCache")
-OFF = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "cfg_low_noise": 0.0, "sigma_low": 0.0, "sigma_high": 0.0,
-       "adaptive_threshold": 0.0, "cfg_every": 0, "reuse_refresh": 0.0, "adaptive_decay": 0.0}
 
 
 def settings_line(name: str) -> str:
     """The published truncation node's settings that are on, as a user reads them on the node."""
     from devtools.workflow_runs import TRUNCATING_NODES, load_api
+    from sampling.rules import OFF
 
     prompt = load_api(name)
     (inputs,) = [n["inputs"] for n in prompt.values() if n["class_type"] in TRUNCATING_NODES]
     shown = [f"{key} {value}" for key, value in inputs.items()
-             if not isinstance(value, list) and key in OFF and value != OFF[key]]
+             if not isinstance(value, list) and key in OFF and key != "keep" and value != OFF[key]]
     caches = [f"{n['class_type']} {n['inputs']['reuse_threshold']}" for n in prompt.values()
               if n["class_type"] in STEP_CACHES]
     return " · ".join([f"keep {inputs['keep']}"] + shown + caches)
@@ -111,7 +110,7 @@ def build(page) -> None:
         page.wait_for_timeout(500)
         strip_png = page.screenshot(type="png", clip=page.evaluate(STRIP_BOX_JS, node_id))
         saved = 100 * (1 - frame["modelCalls"] / frame["full"])
-        cached = f", {frame['cached']} from the cache" if frame["cached"] else ""
+        cached = f", {frame['cached']} cached" if frame["cached"] else ""
         line = f"{saved:.0f}% fewer model calls ({frame['oneCall']} of {frame['steps']} steps one call{cached})"
         page.evaluate(CAPTION_JS, [TITLES[name], line, settings_line(name)])
         caption_png = page.locator("#tcfg-thumbnail-caption").screenshot(type="png")

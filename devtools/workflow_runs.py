@@ -17,7 +17,7 @@ from devtools.host import PACK_ROOT
 API_DIR = PACK_ROOT / "workflows" / "api"
 SUMMARY = re.compile(r"\[Truncated CFG\] (\d+) steps, (\d+) truncated, model calls (\d+) / (\d+) "
                      r"\(([\d.]+) % saved\)(?:, guidance reused on (\d+) steps, refreshed on (\d+))?"
-                     r"(?:, (\d+) model calls from a step cache \((\d+) whole steps\))?; sampling ([\d.]+) s")
+                     r"(?:, (\d+) model calls cached \((\d+) whole steps\))?; sampling ([\d.]+) s")
 TRUNCATING_NODES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
 
 
@@ -40,15 +40,13 @@ def shrink(prompt: dict, steps: int, side: int = 64, frames: int = 1) -> dict:
 
 def without_truncation(prompt: dict) -> dict:
     """The same graph with every truncation rule off: full CFG on every step."""
+    from sampling.rules import RULES
+
     full = copy.deepcopy(prompt)
     for node in full.values():
         if node["class_type"] in TRUNCATING_NODES:
             inputs = node["inputs"]
-            inputs.update(cfg_truncate_steps=0, cfg_trunc_ratio=1.0)
-            for key, off in (("sigma_low", 0.0), ("sigma_high", 0.0), ("adaptive_threshold", 0.0), ("cfg_every", 0),
-                             ("reuse_refresh", 0.0), ("adaptive_decay", 0.0)):
-                if key in inputs:
-                    inputs[key] = off
+            inputs.update({row.name: row.off for row in RULES if row.name in inputs or row.required})
     return full
 
 

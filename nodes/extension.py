@@ -7,10 +7,10 @@ from comfy_api.latest import ComfyExtension, io
 
 from .guider import TruncatedCFGGuider
 from .host_version import check_host_version, running_version
-from .lumina2_loader import Lumina2Loader
 from .model_patch import TruncatedCFGModelPatch
+from .models.lumina2 import Lumina2Loader
+from .models.wan_a14b import WanA14BExperts, WanA14BLoader
 from .renorm import TruncatedCFGRenorm
-from .wan_a14b import WanA14BExperts, WanA14BLoader
 
 
 class TruncatedCFGExtension(ComfyExtension):

@@ -13,9 +13,9 @@ Three wrappers on the model patcher, so the same code serves the GUIDER node and
 - DIFFUSION_MODEL, the innermost wrapper for the run, notes the branches that reach the network,
   so a branch a step cache further out answers (core EasyCache) is counted as answered, not as run.
 
-With a step cache on the model (``step_cache.py``) and ``step_cache = coordinate``, a full-CFG call
+With a step cache on the model (``step_caches/``) and ``step_cache = coordinate``, a full-CFG call
 asks the cache to compute it, so guidance is only ever learnt from, and applied with, predictions the
-network made at that step; the cache serves the calls in between.
+network made at that step; the cache answers the calls in between (they are cached).
 """
 from __future__ import annotations
 
@@ -30,11 +30,13 @@ import comfy.model_management
 import comfy.patcher_extension
 import comfy.samplers
 
-from ..sampling.plan import BOTH, NEGATIVE, POSITIVE, CallPlan, kept_branch
-from ..sampling.policy import CACHE_COORDINATE, CACHE_INDEPENDENT, TruncationPolicy
-from ..sampling.run import NODE_REUSE, ReuseOptions, TruncationRun
-from .expert_routing import experts_of
-from .step_cache import StepCache, forward_caches_of, step_cache_of
+from ..sampling.keep import KeepMode
+from ..sampling.plan import BOTH, NEGATIVE, POSITIVE, CallPlan
+from ..sampling.policy import TruncationPolicy
+from ..sampling.rules import CACHE_COORDINATE, CACHE_INDEPENDENT
+from ..sampling.run import TruncationRun
+from .models.expert_routing import experts_of
+from .step_caches import StepCache, forward_caches_of, notices, step_cache_of
 from .ui_events import RunReporter
 
 # The wrapper types the pack installs; ComfyUI nests them in this order, outermost first.
@@ -65,8 +67,9 @@ class ActiveRun:
     reached: set = field(default_factory=set)  # branches of the call under way that reached the network
     network_seen: bool = False  # the network wrapper fired in this run: its count can be trusted
 
-    def ran_and_served(self, asked: tuple) -> tuple[tuple, tuple]:
-        """(branches the network ran, branches something between the pack's wrappers answered) of ``asked``.
+    def ran_and_cached(self, asked: tuple) -> tuple[tuple, tuple]:
+        """(branches the network ran, branches cached: answered by something between the pack's wrappers) of
+        ``asked``.
 
         Until the network wrapper has fired once, nothing is taken as answered: a model whose forward
         does not pass through ComfyUI's DIFFUSION_MODEL wrappers never shows it (and no step cache
@@ -91,11 +94,12 @@ def guidance_scale(guider, scale: float):
 class TruncationController:
     """The policy a patched model or guider carries, and the ledgers of its finished runs."""
 
-    def __init__(self, policy: TruncationPolicy, node_id: Optional[str] = None, reuse: ReuseOptions = NODE_REUSE):
-        """``node_id``: the graph node to report live progress to (None: no reports). ``reuse``: see ReuseOptions."""
+    def __init__(self, policy: TruncationPolicy, node_id: Optional[str] = None, keep: Optional[KeepMode] = None):
+        """``node_id``: the graph node to report live progress to (None: no reports). ``keep``: a keep mode
+        other than the policy's (see TruncationRun)."""
         self.policy = policy
         self.node_id = node_id
-        self.reuse = reuse
+        self.keep = keep
         self.history: collections.deque = collections.deque(maxlen=HISTORY_LENGTH)
 
     @property
@@ -123,8 +127,8 @@ class TruncationController:
         transformer_options = guider.model_options.setdefault("transformer_options", {})
         cache = step_cache_of(transformer_options)
         run = TruncationRun(self.policy, sigmas, boundary=None if routing is None else routing.boundary,
-                            reuse=self.reuse,
-                            coordinating=cache is not None and self.policy.step_cache == CACHE_COORDINATE)
+                            coordinating=cache is not None and self.policy.step_cache == CACHE_COORDINATE,
+                            keep=self.keep)
         self._check_caches(cache, transformer_options, run, two_experts=routing is not None)
         for note in run.ledger.notes:
             log.warning("%s %s", LOG_PREFIX, note)
@@ -155,7 +159,9 @@ class TruncationController:
     def _check_caches(self, cache: Optional[StepCache], transformer_options: dict, run: TruncationRun,
                       two_experts: bool) -> None:
         """Refuse what a step cache on the model cannot serve; warn where a forward cache re-serves old branches."""
-        if (cache is not None and cache.serves_branches_it_never_ran and self.policy.step_cache == CACHE_INDEPENDENT
+        for notice in notices(transformer_options):
+            log.warning("%s %s", LOG_PREFIX, notice)
+        if (cache is not None and cache.answers_unseen_branches and self.policy.step_cache == CACHE_INDEPENDENT
                 and self.policy.truncates_before_guiding(run.schedule)):
             raise ValueError(
                 f"{cache.name} on this ComfyUI cannot skip a full-CFG step whose negative branch never ran, and "
@@ -174,18 +180,20 @@ class TruncationController:
         active: Optional[ActiveRun] = model_options.get("transformer_options", {}).get(RUN_KEY)
         if active is None or not supports(guider):
             return executor(x, timestep, model_options, seed)
-        plan = active.run.plan(float(timestep.flatten()[0]), guider.cfg)
-        if active.run.coordinating:
-            self._steer(step_cache_of(model_options.get("transformer_options", {})), active.run, plan, guider)
+        sigma = float(timestep.flatten()[0])
+        plan = active.run.plan(sigma, guider.cfg)
+        cache = step_cache_of(model_options.get("transformer_options", {})) if active.run.coordinating else None
+        if cache is not None:
+            self._steer(cache, active.run, plan, guider, sigma)
         previous = model_options.get("sampler_calc_cond_batch_function")
-        evaluated = False
+        call_cached = True
 
         def calc_cond_batch(args):
-            nonlocal evaluated
-            evaluated = True
+            nonlocal call_cached
+            call_cached = False
             conds = args["conds"] if plan.full else [guider.conds.get(b) if plan.runs(b) else None for b in BOTH]
             if not plan.full and not any(c is not None for c in conds):
-                raise ValueError(f"keep = {plan.keep} needs a {plan.branches[0]} conditioning; connect one or use "
+                raise ValueError(f"keep = {plan.keep.name} needs a {plan.branches[0]} conditioning; connect one or use "
                                  "keep = cond")
             asked = tuple(b for b, c in zip(BOTH, conds, strict=True) if c is not None)
             active.reached.clear()
@@ -193,27 +201,26 @@ class TruncationController:
             outputs = (previous(call) if previous is not None else
                        comfy.samplers.calc_cond_batch(args["model"], conds, args["input"], args["sigma"],
                                                       args["model_options"]))
-            ran, served = active.ran_and_served(asked)
-            return active.run.complete(plan, args["input"], args["sigma"], outputs, ran, served)
+            ran, cached = active.ran_and_cached(asked)
+            return active.run.complete(plan, args["input"], args["sigma"], outputs, ran, cached)
 
         with guidance_scale(guider, plan.scale):
             output = executor(x, timestep, {**model_options, "sampler_calc_cond_batch_function": calc_cond_batch},
                               seed)
-        output = active.run.guided(plan, x, timestep, output, reached_the_guider=evaluated)
+        output = active.run.guided(plan, x, timestep, output, call_cached=call_cached)
         if active.reporter is not None:
             active.reporter.after_call(plan.step)
         return output
 
-    def _steer(self, cache: Optional[StepCache], run: TruncationRun, plan: CallPlan, guider) -> None:
+    @staticmethod
+    def _steer(cache: StepCache, run: TruncationRun, plan: CallPlan, guider, sigma: float) -> None:
         """Coordinating: the cache watches the branch every call evaluates, and computes the calls that must reach
         the network."""
-        if cache is None:
-            return
-        watched = [c["uuid"] for c in guider.conds.get(kept_branch(self.policy.keep)) or () if "uuid" in c]
+        watched = [c["uuid"] for c in guider.conds.get(run.keep.branch) or () if "uuid" in c]
         if watched:
             cache.watch(watched[0])
         if run.must_reach_network(plan):
-            cache.compute_next_call()
+            cache.compute(sigma)
 
     @staticmethod
     def _at_network(executor, *args, **kwargs):
@@ -249,10 +256,9 @@ def node_id_of(node_class) -> Optional[str]:
     return node_class.hidden.unique_id if node_class.hidden is not None else None
 
 
-def patch_model(model, policy: TruncationPolicy, node_id: Optional[str] = None,
-                reuse: ReuseOptions = NODE_REUSE):
+def patch_model(model, policy: TruncationPolicy, node_id: Optional[str] = None, keep: Optional[KeepMode] = None):
     """(a clone of ``model`` carrying the policy, its controller)."""
-    controller = TruncationController(policy, node_id, reuse)
+    controller = TruncationController(policy, node_id, keep)
     patched = model.clone()
     controller.install(patched)
     return patched, controller

@@ -1,7 +1,8 @@
 """Ways of carrying the guidance that the quality harness compares and the node does not offer.
 
-Each is a ``sampling.reuse.Estimate``: ``(memory, sigma) -> x0 difference cond - uncond`` at
-``sigma``, plugged into a run through ``sampling.run.ReuseOptions`` (``quality/sweep.py``). They lost to the node's own
+Each estimate is a ``sampling.reuse.Estimate``: ``(memory, sigma) -> x0 difference cond - uncond`` at
+``sigma``, plugged into a run as a keep mode of the harness's own (``harness_keep_mode``, used by
+``quality/sweep.py``), as is keeping cond after a Wan expert switch. They lost to the node's own
 (docs/quality.md), which is why they live here.
 
 - ``x0``: the latest full step's x0 difference, unchanged (no sigma scaling).
@@ -12,15 +13,39 @@ Each is a ``sampling.reuse.Estimate``: ``(memory, sigma) -> x0 difference cond -
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 
-from sampling.reuse import GuidanceMemory, per_sample
+from sampling.guidance import per_sample
+from sampling.keep import COND, KEEP_MODES, REFRESH_EXPERT_SWITCH, KeepMode, ReuseGuidance, Truncation
+from sampling.plan import CallPlan
+from sampling.reuse import GuidanceMemory
 
 # FasterCache's defaults (diffusers FasterCacheConfig), on ComfyUI's flow sigma (timestep / 1000).
 ALPHA_LOW = 1.1
 ALPHA_HIGH = 1.1
 LOW_RANGE = (0.099, 0.901)
 HIGH_RANGE = (-0.001, 0.301)
+
+
+class FrequencyMemory(GuidanceMemory):
+    """Also notes the reuse steps since the latest full call, by their sigma: FasterCache's weights compound over
+    them."""
+
+    def __init__(self, estimate, track_drift: bool = False):
+        super().__init__(estimate, track_drift)
+        self.reuse_sigmas: dict[int, float] = {}
+
+    def remember(self, *args, **kwargs) -> None:
+        super().remember(*args, **kwargs)
+        self.reuse_sigmas = {}
+
+    def observe(self, step: int, x: torch.Tensor, sigma: torch.Tensor, cond_x0: torch.Tensor) -> None:
+        if self.latest is not None:
+            self.reuse_sigmas.setdefault(step, float(sigma.flatten()[0]))
+        super().observe(step, x, sigma, cond_x0)
 
 
 def x0_difference(memory: GuidanceMemory, sigma: torch.Tensor) -> torch.Tensor:
@@ -58,4 +83,29 @@ def frequency_weighted_difference(memory: GuidanceMemory, sigma: torch.Tensor) -
     return (low_weight * low + high_weight * high) * per_sample(sigma, memory.latest.delta)
 
 
-ESTIMATES = {"x0": x0_difference, "frequency": frequency_weighted_difference}
+ESTIMATES = {"x0": (x0_difference, GuidanceMemory), "frequency": (frequency_weighted_difference, FrequencyMemory)}
+
+
+@dataclass(frozen=True)
+class HarnessReuse(ReuseGuidance):
+    """A reuse mode with another estimate, or keeping cond after a Wan expert switch (until the next full step)."""
+    memory_class: type = GuidanceMemory
+    keep_cond_after_switch: bool = False
+
+    def new_memory(self, track_drift: bool) -> GuidanceMemory:
+        return self.memory_class(self.estimate, track_drift)
+
+    def after_expert_switch(self, call: Truncation) -> CallPlan:
+        if self.keep_cond_after_switch:
+            return COND.plan(call, note=REFRESH_EXPERT_SWITCH)
+        return super().after_expert_switch(call)
+
+
+def harness_keep_mode(keep: str, estimate: Optional[str] = None, full_cfg_after_switch: bool = True) -> KeepMode:
+    """The keep mode a setting samples with: the node's own, or a variant of one of its reuse modes."""
+    mode = KEEP_MODES[keep]
+    if estimate is None and full_cfg_after_switch:
+        return mode
+    function, memory_class = ESTIMATES[estimate] if estimate else (mode.estimate, GuidanceMemory)
+    return HarnessReuse(mode.name, function, mode.description, memory_class=memory_class,
+                        keep_cond_after_switch=not full_cfg_after_switch)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sampling.policy import KEEP_COND, KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED, KEEP_UNCOND
+from sampling import keep
+from sampling.rules import OFF
 
 FULL = "full CFG"
 NO_CFG = "no CFG (cfg 1)"
@@ -34,7 +35,7 @@ FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, UNCOND_KEPT, R
 CACHE_THRESHOLDS = {"LazyCache": (0.03, 0.05, 0.1, 0.2, 0.3), "EasyCache": (0.05, 0.1, 0.2, 0.3)}
 CACHE_EVERY = (4, 8, 16)
 
-OFF = {"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": KEEP_COND}
+KEEP_UNCOND, KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED = keep.UNCOND.name, keep.REUSE.name, keep.REUSE_EXTRAPOLATED.name
 
 
 @dataclass(frozen=True)

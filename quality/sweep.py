@@ -56,25 +56,22 @@ def conditioning(labels: np.ndarray) -> tuple[list, list]:
 
 
 def make_guider(model, positive, negative, cfg: float, setting: Setting):
-    """The Truncated CFG Guider node's output; for the harness-only reuse variants, the same guider built
-    around reuse options the node does not offer; core's CFGGuider where the setting asks for it."""
-    import comfy.samplers
+    """The Truncated CFG Guider node's output; for the harness-only reuse variants, the same guider around a keep
+    mode the node does not offer; core's CFGGuider where the setting asks for it."""
+    from devtools.core_nodes import cfg_guider
     from truncated_cfg.nodes.guider import TruncatedCFGGuider, TruncatedGuider
     from truncated_cfg.nodes.truncation import patch_model
     from truncated_cfg.sampling.policy import TruncationPolicy
-    from truncated_cfg.sampling.run import ReuseOptions
 
-    from .reuse_estimates import ESTIMATES
+    from .reuse_estimates import harness_keep_mode
 
     if setting.core_guider:
-        guider = comfy.samplers.CFGGuider(model)
-        guider.set_conds(positive, negative)
-        guider.set_cfg(cfg)
-        return guider
+        return cfg_guider(model, positive, negative, cfg)
+    inputs = setting.guider_inputs()
     if setting.node_only:
-        return TruncatedCFGGuider.execute(model, positive, negative, cfg, **setting.guider_inputs()).result[0]
-    reuse = ReuseOptions(ESTIMATES[setting.estimate] if setting.estimate else None, setting.full_cfg_after_switch)
-    patched, controller = patch_model(model, TruncationPolicy(**setting.guider_inputs()), reuse=reuse)
+        return TruncatedCFGGuider.execute(model, positive, negative, cfg, **inputs).result[0]
+    keep = harness_keep_mode(inputs["keep"], setting.estimate, setting.full_cfg_after_switch)
+    patched, controller = patch_model(model, TruncationPolicy(**inputs), keep=keep)
     guider = TruncatedGuider(patched, controller)
     guider.set_conds(positive, negative)
     guider.set_cfg(cfg)
@@ -122,25 +119,25 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
 
 
 def step_caches_that_sample_batches() -> tuple[str, ...]:
-    """The core cache nodes that can sample the harness's batch here. ComfyUI 0.3.64's EasyCache adds each
-    branch's cache to the whole batch, which fails for more than one image; the release that fixed that also
-    gave its holder ``can_apply_cache_diff``, which is what is checked."""
-    from comfy_extras.nodes_easycache import EasyCacheHolder
+    """The core cache nodes that can sample the harness's batch here: EasyCache before ComfyUI 0.3.65 adds each
+    branch's cache to the whole batch, which fails for more than one image."""
+    from truncated_cfg.nodes.host_version import parse_version, running_version
+    from truncated_cfg.nodes.step_caches.easycache import SAMPLES_BATCHES_FROM
 
-    return ("LazyCache", "EasyCache") if hasattr(EasyCacheHolder, "can_apply_cache_diff") else ("LazyCache",)
+    version = parse_version(running_version() or "")
+    return ("LazyCache", "EasyCache") if version is None or version >= SAMPLES_BATCHES_FROM else ("LazyCache",)
 
 
 def with_step_cache(model, cache: StepCacheSetting):
     """The model through ComfyUI's own EasyCache or LazyCache node."""
-    from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
+    from devtools.core_nodes import with_step_cache as core_step_cache
 
-    node = {"EasyCache": EasyCacheNode, "LazyCache": LazyCacheNode}[cache.node]
-    return node.execute(model, cache.reuse_threshold, cache.start_percent, cache.end_percent, False).result[0]
+    return core_step_cache(model, cache.node, cache.reuse_threshold, cache.start_percent, cache.end_percent)
 
 
 def networks(model) -> list:
     """The diffusion networks a model runs: its own, and on a two-expert model the low-noise expert's too."""
-    from truncated_cfg.nodes.expert_routing import experts_of
+    from truncated_cfg.nodes.models.expert_routing import experts_of
 
     routing = experts_of(model)
     own = [model.model.diffusion_model]
@@ -206,7 +203,7 @@ def second_expert_weights(cache_dir: Path, log: Callable[[str], None] = print) -
 
 def load_two_experts(high: Path, low: Path, shift: float, boundary: float):
     """The two digits models as one Wan A14B MODEL (the pack's Experts node): ``high`` above ``boundary``."""
-    from truncated_cfg.nodes.wan_a14b import WanA14BExperts
+    from truncated_cfg.nodes.models.wan_a14b import WanA14BExperts
 
     return WanA14BExperts.execute(load_digits_model(high, shift), load_digits_model(low, shift), "t2v",
                                   boundary).result[0]

@@ -1,4 +1,4 @@
-"""Wan 2.2 A14B's two experts: which one a model call belongs to, and the official presets.
+"""Wan 2.2 A14B's two experts: which one a model call belongs to (the tasks' presets: ``families.py``).
 
 Wan's official rule routes by the call's sigma: sigma >= boundary runs the high-noise expert,
 everything below the low-noise one. ComfyUI's templates split by step index instead, one step off
@@ -6,36 +6,12 @@ for t2v; routing by sigma holds for every sampler and schedule.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
+
+from .families import wan_a14b_task
 
 HIGH_NOISE = "high"
 LOW_NOISE = "low"
-TASKS = ("t2v", "i2v")
-
-
-@dataclass(frozen=True)
-class WanA14BPreset:
-    boundary: float  # sigma
-    shift: float
-    steps: int
-    cfg_high: float
-    cfg_low: float
-    in_channels: int  # of the diffusion model's patch embedding
-
-
-# Wan 2.2's official generate.py configs (wan/configs: boundary, sample_shift, sample_steps, sample_guide_scale);
-# i2v concatenates 20 image-latent channels.
-PRESETS = {
-    "t2v": WanA14BPreset(boundary=0.875, shift=12.0, steps=40, cfg_high=4.0, cfg_low=3.0, in_channels=16),
-    "i2v": WanA14BPreset(boundary=0.900, shift=5.0, steps=40, cfg_high=3.5, cfg_low=3.5, in_channels=36),
-}
-
-
-def preset(task: str) -> WanA14BPreset:
-    if task not in PRESETS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    return PRESETS[task]
 
 
 def resolve_boundary(task: str, boundary: float) -> float:
@@ -43,7 +19,7 @@ def resolve_boundary(task: str, boundary: float) -> float:
     if not 0.0 <= boundary < 1.0:  # also refuses NaN
         raise ValueError(f"boundary must be in [0, 1) as a sigma (0 = the task's: t2v 0.875, i2v 0.900), "
                          f"got {boundary}")
-    return boundary if boundary > 0.0 else preset(task).boundary
+    return boundary if boundary > 0.0 else wan_a14b_task(task).boundary
 
 
 def expert_for_sigma(sigma: float, boundary: float) -> str:

@@ -1,7 +1,9 @@
 """Guidance maths in model-output space (noise or velocity, up to the factor sigma).
 
 ComfyUI hands hooks x0 predictions; ``x - x0`` is the model output times sigma, and every ratio
-of norms below is invariant to that factor, so these functions take ``x - x0`` directly.
+of norms below is invariant to that factor, so these functions take ``x - x0`` directly. The
+conversions between the two spaces, and the one extrapolation in sigma that reuse and held outputs
+share, are here too.
 """
 from __future__ import annotations
 
@@ -13,6 +15,32 @@ RENORM_MODES = ("lumina", "diffusers")
 def cfg(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:
     """Plain classifier-free guidance, in the operation order ComfyUI's cfg_function uses."""
     return uncond + (cond - uncond) * scale
+
+
+def per_sample(sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """ComfyUI's sigma (one value per sample, or a single value) shaped to broadcast against ``like``."""
+    sigma = sigma.to(like.device, torch.float32).reshape(-1)
+    if sigma.numel() == 1:
+        sigma = sigma.expand(like.shape[0])
+    return sigma.reshape([like.shape[0]] + [1] * (like.ndim - 1))
+
+
+def model_output(x: torch.Tensor, x0: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``(x - x0) / sigma``, float32: the noise or velocity the network predicted for an x0 prediction
+    (``s``: the sigma from ``per_sample``)."""
+    return (x.float() - x0.float()) / s
+
+
+def extrapolate_in_sigma(older: torch.Tensor, older_sigma: torch.Tensor, latest: torch.Tensor,
+                         latest_sigma: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The line through two values taken at two sigmas, at ``sigma``: at most one span beyond the latest, held
+    after that (a line through two close points leaves the curve fast: from steps 0 and 1 over 18 steps it
+    wrecks the picture). Two values at one sigma (a multi-call step) give no slope: the latest is held."""
+    span = latest_sigma - older_sigma
+    slope = torch.where(span == 0, torch.zeros_like(latest),
+                        (latest - older) / torch.where(span == 0, torch.ones_like(span), span))
+    reach = torch.maximum(sigma - latest_sigma, -span.abs())
+    return latest + slope * reach
 
 
 def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:

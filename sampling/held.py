@@ -1,4 +1,4 @@
-"""What the sampler gets for a call or a branch that a step cache answered, when the pack coordinates with it.
+"""What the sampler gets for a cached call or branch (one a step cache answered), when the pack coordinates with it.
 
 The cache decides which calls it answers (its own rule on how much the input changed); the pack then
 gives such a call the network's latest outputs for that branch, or for the guided result, carried
@@ -16,9 +16,9 @@ from typing import Optional
 
 import torch
 
-from .reuse import extrapolate_in_sigma, model_output, per_sample
+from .guidance import extrapolate_in_sigma, model_output, per_sample
 
-GUIDED = "guided"  # the key of the guided result (a whole call a cache answered), beside the two branches
+GUIDED = "guided"  # the key of the guided result (for a whole cached call), beside the two branches
 
 
 @dataclass
@@ -41,7 +41,7 @@ class HeldOutputs:
         history = [h for h in self._history.get(key, []) if h.expert == expert]  # never across an expert switch
         self._history[key] = (history + [entry])[-2:]
 
-    def serve(self, key: str, x: torch.Tensor, sigma: torch.Tensor, like: torch.Tensor,
+    def estimate(self, key: str, x: torch.Tensor, sigma: torch.Tensor, like: torch.Tensor,
               expert: Optional[str]) -> Optional[torch.Tensor]:
         """The x0 prediction at ``sigma`` from the kept outputs; None when there is none from this expert."""
         history = [h for h in self._history.get(key, []) if h.expert == expert]

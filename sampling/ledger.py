@@ -1,9 +1,10 @@
-"""The per-step record of one sampling run: what ran, what a step cache answered, and what it saved.
+"""The per-step record of one sampling run: what ran, what was cached, and what it saved.
 
 Words, used the same way in the log line, the step strip, the events and the benchmarks:
 - a **model call** is one branch of CFG (the positive or the negative prompt) evaluated by the
   network over the whole batch. ``model_calls`` counts those the network actually ran;
-  ``model_calls_cached`` those a step cache (core EasyCache or LazyCache) answered instead.
+  ``model_calls_cached`` those a step cache (core EasyCache or LazyCache) answered instead: **cached**
+  calls, the one word for them.
 - a **sampler call** is one call of the guided model by the sampler (several per step for heun,
   dpmpp_2s_ancestral, ...). Full CFG costs two model calls per sampler call.
 """
@@ -12,13 +13,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-MODEL_CALLS_PER_FULL_CFG_CALL = 2
+from .keep import ReuseGuidance
+from .plan import REFRESHED
 
-# What a step was, as the step strip colours it: full CFG, a step the rules truncate that ran full CFG
-# anyway, a truncated step (named by its keep mode: "cond", "uncond", "reuse"), or answered by a step cache.
-FULL = "full"
-REFRESHED = "refresh"
-CACHED = "cache"
+MODEL_CALLS_PER_FULL_CFG_CALL = 2
+# A step's kind, as the step strip colours it, is its calls' (plan.py: full, refresh, or the keep mode's kind),
+# or this when a step cache answered every call of it.
+CACHED = "cached"
 
 
 @dataclass
@@ -29,7 +30,8 @@ class StepRecord:
     model_calls: int = 0  # branches the network ran in this step
     model_calls_cached: int = 0  # branches the rules asked for that a step cache answered instead
     full: Optional[bool] = None  # None until the sampler calls the model in this step
-    kept: Optional[str] = None  # on truncated steps: "cond", "uncond" or "reuse"
+    planned: Optional[str] = None  # the kind of its latest call (plan.py)
+    kept: Optional[str] = None  # on truncated steps: the keep mode's name
     reasons: tuple[str, ...] = ()  # the rules that truncated the step (or would have, on a refreshed one)
     reused_from: Optional[int] = None  # keep = reuse: the full step whose guidance this step reused
     refreshed: Optional[str] = None  # a step the rules truncate that ran full CFG anyway, and why
@@ -45,9 +47,7 @@ class StepRecord:
             return None
         if self.model_calls == 0 and self.model_calls_cached > 0:
             return CACHED
-        if self.full:
-            return REFRESHED if self.refreshed else FULL
-        return self.kept
+        return self.planned
 
     def to_dict(self) -> dict:
         return {**asdict(self), "kind": self.kind}
@@ -88,10 +88,6 @@ class Ledger:
         return [s.index for s in self.steps if s.full is False]
 
     @property
-    def full_steps(self) -> list[int]:
-        return [s.index for s in self.steps if s.full is True]
-
-    @property
     def saved_fraction(self) -> float:
         total = self.model_calls_full_cfg
         return 0.0 if total == 0 else 1.0 - self.model_calls / total
@@ -100,11 +96,11 @@ class Ledger:
         text = (f"{len(self.steps)} steps, {len(self.truncated_steps)} truncated, "
                 f"model calls {self.model_calls} / {self.model_calls_full_cfg} "
                 f"({100.0 * self.saved_fraction:.1f} % saved)")
-        reused, refreshed, cached = (self.steps_of_kind(k) for k in ("reuse", REFRESHED, CACHED))
+        reused, refreshed, cached = (self.steps_of_kind(k) for k in (ReuseGuidance.kind, REFRESHED, CACHED))
         if reused or refreshed:
             text += f", guidance reused on {len(reused)} steps, refreshed on {len(refreshed)}"
         if self.model_calls_cached:
-            text += f", {self.model_calls_cached} model calls from a step cache ({len(cached)} whole steps)"
+            text += f", {self.model_calls_cached} model calls cached ({len(cached)} whole steps)"
         return text
 
     def to_dict(self) -> dict:

@@ -2,37 +2,33 @@
 
 The sampler gets two slots from the model (ComfyUI's calc_cond_batch outputs 0 and 1: the positive
 and the negative x0 prediction) and mixes them at a guidance scale. A plan says which branches
-the network evaluates, at which scale the sampler mixes, and what fills the two slots:
-
-- full CFG: both branches, each in its own slot, at the guidance scale (as ComfyUI's own call:
-  at scale 1 ComfyUI drops the negative branch);
-- keep "cond" / "uncond": one branch, in both slots, at scale 1 (exactly ComfyUI's cfg = 1 step,
-  with the kept prediction where ComfyUI would put zeros, so hooks see a consistent pair);
-- keep "reuse": the positive branch and, in the negative slot, the positive minus the reused
-  guidance, at the guidance scale (so the result is cond + (s - 1) * reused difference).
+the network evaluates, at which scale the sampler mixes, and what fills the two slots: on a full-CFG
+call each branch its own slot, at the guidance scale (as ComfyUI's own call: at scale 1 ComfyUI drops
+the negative branch); on a truncated call whatever its keep mode (``keep.py``) fills them with.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from .policy import KEEP_UNCOND
+if TYPE_CHECKING:
+    from .keep import KeepMode
 
 POSITIVE = "positive"
 NEGATIVE = "negative"
 BOTH = (POSITIVE, NEGATIVE)  # in slot order
 
-
-def kept_branch(keep: str) -> str:
-    """The branch a truncated call runs: the negative one for keep = uncond, else the positive one."""
-    return NEGATIVE if keep == KEEP_UNCOND else POSITIVE
+# What a call is, as the ledger and the step strip name it: full CFG, a call the rules truncate that runs full
+# CFG anyway, or a truncated call, named by its keep mode's kind (keep.py).
+FULL = "full"
+REFRESHED = "refresh"
 
 
 @dataclass(frozen=True)
 class CallPlan:
     step: int
     full: bool
-    keep: Optional[str]  # on truncated calls, what fills the slots: "cond", "uncond" or "reuse"; None on full
+    keep: Optional[KeepMode]  # on truncated calls, the keep mode that fills the slots; None on full ones
     branches: tuple[str, ...]  # what the network is asked for (on a full call ComfyUI drops NEGATIVE at scale 1)
     scale: float  # the guidance scale the sampler mixes the two slots at
     reasons: tuple[str, ...] = ()  # the rules that truncate the step (also on a refreshed one)
@@ -43,3 +39,10 @@ class CallPlan:
 
     def runs(self, branch: str) -> bool:
         return branch in self.branches
+
+    @property
+    def kind(self) -> str:
+        """The call's name in the ledger and the strip: full, refresh, or its keep mode's kind."""
+        if self.full:
+            return REFRESHED if self.refreshed else FULL
+        return self.keep.kind

@@ -1,4 +1,4 @@
-"""Reusing the guidance of the latest full-CFG step on truncated steps (keep = "reuse", "reuse_extrapolated").
+"""The guidance a run learns from its full-CFG calls, for the keep modes that reuse it (``keep.py``).
 
 A reuse step runs the positive branch only and estimates the negative prediction from the
 difference between the branches at the run's latest full-CFG step(s): the unconditional half of
@@ -15,8 +15,7 @@ sigma_now / sigma_then``. The two estimates users can pick:
 - ``extrapolated_difference`` (keep = reuse_extrapolated): D extrapolated linearly in sigma from the
   latest two full steps, at most as far beyond the latest as the two lie apart, held after that.
 
-An estimate is any function ``(memory, sigma) -> x0 difference``: the quality harness plugs in the
-ones it compares and the node does not offer (``quality/reuse_estimates.py``).
+An estimate is any function ``(memory, sigma) -> x0 difference``.
 """
 from __future__ import annotations
 
@@ -25,21 +24,7 @@ from typing import Callable, Optional
 
 import torch
 
-from .guidance import relative_change
-
-
-def per_sample(sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """ComfyUI's sigma (one value per sample, or a single value) shaped to broadcast against ``like``."""
-    sigma = sigma.to(like.device, torch.float32).reshape(-1)
-    if sigma.numel() == 1:
-        sigma = sigma.expand(like.shape[0])
-    return sigma.reshape([like.shape[0]] + [1] * (like.ndim - 1))
-
-
-def model_output(x: torch.Tensor, x0: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """``(x - x0) / sigma``, float32: the noise or velocity the network predicted for an x0 prediction
-    (``s``: the sigma from ``per_sample``)."""
-    return (x.float() - x0.float()) / s
+from .guidance import extrapolate_in_sigma, model_output, per_sample, relative_change
 
 
 @dataclass
@@ -61,7 +46,6 @@ class GuidanceMemory:
         self.track_drift = track_drift
         self.history: list[FullStep] = []  # the latest two full calls, oldest first
         self.drift: Optional[torch.Tensor] = None  # largest relative change of cond since the latest full call
-        self.reuse_sigmas: dict[int, float] = {}  # the reuse steps since the latest full call: step -> its sigma
 
     @property
     def latest(self) -> Optional[FullStep]:
@@ -80,18 +64,18 @@ class GuidanceMemory:
         else:
             self.history = (self.history + [entry])[-2:]
         self.drift = None
-        self.reuse_sigmas = {}
 
     def usable_for(self, expert: Optional[str]) -> bool:
         """A difference exists and was taken on this expert (a Wan expert's difference never guides the other)."""
         return self.latest is not None and self.latest.expert == expert
 
+    def moved_beyond(self, threshold: float) -> bool:
+        """The refresh rule: the positive prediction moved more than ``threshold`` since the latest full call."""
+        return threshold > 0.0 and self.drift is not None and float(self.drift) > threshold
+
     def observe(self, step: int, x: torch.Tensor, sigma: torch.Tensor, cond_x0: torch.Tensor) -> None:
-        """After a reuse call: note the step and how far the positive output has moved since the latest full call."""
-        if self.latest is None:
-            return
-        self.reuse_sigmas.setdefault(step, float(sigma.flatten()[0]))
-        if not self.track_drift:
+        """After a reuse call: how far the positive output has moved since the latest full call."""
+        if self.latest is None or not self.track_drift:
             return
         with torch.no_grad():
             output = model_output(x, cond_x0, per_sample(sigma, cond_x0))
@@ -126,15 +110,3 @@ def extrapolated_difference(memory: GuidanceMemory, sigma: torch.Tensor) -> torc
     older, latest = memory.history
     s = per_sample(sigma, latest.delta)
     return extrapolate_in_sigma(older.delta, older.sigma, latest.delta, latest.sigma, s) * s
-
-
-def extrapolate_in_sigma(older: torch.Tensor, older_sigma: torch.Tensor, latest: torch.Tensor,
-                         latest_sigma: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """The line through two values taken at two sigmas, at ``sigma``: at most one span beyond the latest, held
-    after that (a line through two close points leaves the curve fast: from steps 0 and 1 over 18 steps it
-    wrecks the picture). Two values at one sigma (a multi-call step) give no slope: the latest is held."""
-    span = latest_sigma - older_sigma
-    slope = torch.where(span == 0, torch.zeros_like(latest),
-                        (latest - older) / torch.where(span == 0, torch.ones_like(span), span))
-    reach = torch.maximum(sigma - latest_sigma, -span.abs())
-    return latest + slope * reach

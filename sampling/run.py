@@ -6,49 +6,35 @@ one model), whether the run finishes, is interrupted or fails.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Collection, Optional, Sequence
 
 import torch
 
 from .experts import LOW_NOISE, expert_for_sigma
 from .guidance import agreement, difference_norm, relative_change
-from .ledger import Ledger
-from .plan import BOTH, POSITIVE, CallPlan, kept_branch
 from .held import GUIDED, HeldOutputs
-from .policy import KEEP_COND, KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED, TruncationPolicy
-from .reuse import Estimate, GuidanceMemory, extrapolated_difference, held_difference
+from .keep import KeepMode, Truncation
+from .ledger import Ledger
+from .plan import BOTH, CallPlan
+from .policy import TruncationPolicy
 from .schedule import schedule_values, step_count, step_of_sigma
 
 MIXED_EXPERTS = "high+low"
-REFRESH_EXPERT_SWITCH = "expert switch"
-REFRESH_MOVED = "prediction moved"
-NO_GUIDANCE_YET = "no full step yet"
-ESTIMATES = {KEEP_REUSE: held_difference, KEEP_REUSE_EXTRAPOLATED: extrapolated_difference}
-
-
-@dataclass(frozen=True)
-class ReuseOptions:
-    """How reuse steps carry the guidance. The nodes use the defaults; the quality harness compares others."""
-    estimate: Optional[Estimate] = None  # None: the keep mode's own (reuse: held, reuse_extrapolated: extrapolated)
-    full_cfg_after_switch: bool = True  # after a Wan expert switch: full CFG on the first reuse step (else keep cond)
-
-
-NODE_REUSE = ReuseOptions()  # what the nodes run
 
 
 class TruncationRun:
-    def __init__(self, policy: TruncationPolicy, sigmas, boundary: Optional[float] = None,
-                 reuse: ReuseOptions = NODE_REUSE, coordinating: bool = False):
+    def __init__(self, policy: TruncationPolicy, sigmas, boundary: Optional[float] = None, coordinating: bool = False,
+                 keep: Optional[KeepMode] = None):
         """``boundary``: the expert boundary (sigma) of a two-expert model, None for one model.
-        ``coordinating``: a step cache is on the model and the pack coordinates with it (``held.py``)."""
+        ``coordinating``: a step cache is on the model and the pack coordinates with it (``held.py``).
+        ``keep``: the keep mode, if not the policy's own (the quality harness compares modes the node does not
+        offer)."""
         self.policy = policy
         self.boundary = boundary
-        self.reuse = reuse
+        self.keep = keep or policy.keep_mode
         self.schedule = schedule_values(sigmas)
         self.ledger = Ledger.for_schedule(self.schedule)
-        self.memory = (GuidanceMemory(reuse.estimate or ESTIMATES[policy.keep], track_drift=policy.reuse_refresh > 0)
-                       if policy.reuses else None)
+        self.memory = self.keep.new_memory(track_drift=policy.reuse_refresh > 0)
         self.latched_at: Optional[int] = None  # the step at which an adaptive rule latched
         self.held = HeldOutputs() if coordinating else None
         self._network_expert: Optional[tuple] = None  # (expert,) of the latest call the network ran
@@ -65,72 +51,41 @@ class TruncationRun:
         sigma = float(sigma)
         step = step_of_sigma(self.schedule, sigma)
         expert = None if self.boundary is None else expert_for_sigma(sigma, self.boundary)
+        scale = self.policy.cfg_low_noise if expert == LOW_NOISE and self.policy.cfg_low_noise > 0.0 else cfg
         reasons = self.policy.static_reasons(step, self.schedule)
         if self.latched_at is not None and step > self.latched_at:
             reasons += ("adaptive",)
         if not reasons:
-            return self._full(step, (), expert, cfg)
-        if self.memory is None:
-            return self._one_branch(step, self.policy.keep, reasons, expert)
-        if self.memory.latest is None:
-            return self._one_branch(step, KEEP_COND, reasons, expert, note=NO_GUIDANCE_YET)
-        if not self.memory.usable_for(expert):
-            if self.reuse.full_cfg_after_switch:
-                return self._full(step, reasons, expert, cfg, refreshed=REFRESH_EXPERT_SWITCH)
-            return self._one_branch(step, KEEP_COND, reasons, expert, note=REFRESH_EXPERT_SWITCH)
-        if self._moved_beyond_refresh():
-            return self._full(step, reasons, expert, cfg, refreshed=REFRESH_MOVED)
-        return CallPlan(step, False, KEEP_REUSE, (POSITIVE,), self._scale(cfg, expert), reasons, expert,
-                        reused_from=self.memory.latest.step)
-
-    def _moved_beyond_refresh(self) -> bool:
-        drift = self.memory.drift
-        return self.policy.reuse_refresh > 0.0 and drift is not None and float(drift) > self.policy.reuse_refresh
-
-    def _scale(self, cfg: float, expert: Optional[str]) -> float:
-        """The guidance scale of a guided call: cfg_low_noise on the low-noise expert where it is set."""
-        return self.policy.cfg_low_noise if expert == LOW_NOISE and self.policy.cfg_low_noise > 0.0 else cfg
-
-    def _full(self, step, reasons, expert, cfg, refreshed=None) -> CallPlan:
-        return CallPlan(step, True, None, BOTH, self._scale(cfg, expert), reasons, expert, refreshed=refreshed)
-
-    @staticmethod
-    def _one_branch(step, keep, reasons, expert, note=None) -> CallPlan:
-        return CallPlan(step, False, keep, (kept_branch(keep),), 1.0, reasons, expert, note=note)
+            return CallPlan(step, True, None, BOTH, scale, (), expert)
+        return self.keep.plan(Truncation(step, reasons, expert, scale), self.memory, self.policy.reuse_refresh)
 
     def complete(self, plan: CallPlan, x: torch.Tensor, sigma: torch.Tensor, outputs: Sequence[torch.Tensor],
-                 ran: Collection[str], served: Collection[str] = ()) -> list:
+                 ran: Collection[str], cached: Collection[str] = ()) -> list:
         """Account the call, learn from what the network predicted, and return the sampler's slots.
 
         ``outputs``: ComfyUI's calc_cond_batch outputs, x0 predictions (slot 0 positive, slot 1
         negative, any further ones handed on untouched). ``ran``: the branches the network evaluated;
-        ``served``: those a step cache answered instead. Nothing is learnt from a served branch.
+        ``cached``: those a step cache answered instead. Nothing is learnt from a cached branch.
         """
-        self._account(plan, ran, served)
+        self._account(plan, ran, cached)
         if ran:
             self._network_expert = (plan.expert,)
         if self.held is not None:
-            outputs = self._hold(plan, x, sigma, list(outputs), ran, served)
-        cond, uncond, rest = outputs[0], outputs[1], list(outputs[2:])
+            outputs = self._hold(plan, x, sigma, list(outputs), ran, cached)
         with torch.no_grad():  # some samplers (uni_pc) run with grad enabled; what is kept must hold no graph
             if plan.full:
                 if set(ran) == set(BOTH):
-                    self._learn(plan, x, sigma, cond, uncond)
+                    self._learn(plan, x, sigma, outputs[0], outputs[1])
                 return list(outputs)
-            if plan.keep == KEEP_REUSE:
-                self.memory.observe(plan.step, x, sigma, cond)
-                return [cond, self.memory.estimate_uncond(sigma, cond)] + rest
-        kept = cond if plan.keep == KEEP_COND else uncond
-        # Hooks see one consistent pair; a clone so that no hook can alias the two slots.
-        return [kept, kept.clone()] + rest
+            return plan.keep.slots(plan, x, sigma, outputs, self.memory)
 
-    def _hold(self, plan: CallPlan, x, sigma, outputs: list, ran, served) -> list:
-        """Coordinating: keep what the network ran, and hand a served branch its held output instead."""
+    def _hold(self, plan: CallPlan, x, sigma, outputs: list, ran, cached) -> list:
+        """Coordinating: keep what the network ran, and hand a cached branch its held output instead."""
         for slot, branch in enumerate(BOTH):
             if branch in ran:
                 self.held.keep(branch, x, sigma, outputs[slot], plan.expert)
-            elif branch in served:
-                held = self.held.serve(branch, x, sigma, outputs[slot], plan.expert)
+            elif branch in cached:
+                held = self.held.estimate(branch, x, sigma, outputs[slot], plan.expert)
                 outputs[slot] = outputs[slot] if held is None else held
         return outputs
 
@@ -144,31 +99,32 @@ class TruncationRun:
         return self.coordinating and (plan.full or self._network_expert != (plan.expert,))
 
     def guided(self, plan: CallPlan, x: torch.Tensor, sigma: torch.Tensor, guided_x0: torch.Tensor,
-               reached_the_guider: bool) -> torch.Tensor:
-        """The guided x0 prediction the sampler gets for the call. ``reached_the_guider`` False: a step cache
-        between the pack and the guider answered the whole call with ``guided_x0``; nothing reached the
-        network. Coordinating, such a call gets the latest guided output held instead (``held.py``)."""
-        if reached_the_guider:
+               call_cached: bool) -> torch.Tensor:
+        """The guided x0 prediction the sampler gets for the call. ``call_cached``: a step cache between the pack
+        and the guider answered the whole call with ``guided_x0``, and nothing reached the network; coordinating,
+        such a call gets the latest guided output held instead (``held.py``)."""
+        if not call_cached:
             if self.held is not None:
                 self.held.keep(GUIDED, x, sigma, guided_x0, plan.expert)
             return guided_x0
         self._account(plan, (), plan.branches)
-        held = None if self.held is None else self.held.serve(GUIDED, x, sigma, guided_x0, plan.expert)
+        held = None if self.held is None else self.held.estimate(GUIDED, x, sigma, guided_x0, plan.expert)
         return guided_x0 if held is None else held
 
-    def _account(self, plan: CallPlan, ran: Collection[str], served: Collection[str]) -> None:
+    def _account(self, plan: CallPlan, ran: Collection[str], cached: Collection[str]) -> None:
         rec = self.ledger.steps[plan.step]
         rec.sampler_calls += 1
         rec.model_calls += len(ran)
-        rec.model_calls_cached += len(served)
+        rec.model_calls_cached += len(cached)
         rec.full = plan.full
-        rec.kept = plan.keep
+        rec.planned = plan.kind
+        rec.kept = None if plan.keep is None else plan.keep.name
         rec.reasons = plan.reasons
         rec.reused_from = plan.reused_from
         rec.refreshed = plan.refreshed
         rec.note = plan.note
-        if plan.full and served and self.memory is not None and self.memory.latest is not None:
-            rec.note = (f"{' and '.join(sorted(served))} from a step cache: guidance of step "
+        if plan.full and cached and self.memory is not None and self.memory.latest is not None:
+            rec.note = (f"{' and '.join(sorted(cached))} cached by a step cache: guidance of step "
                         f"{self.memory.latest.step} kept")
         if plan.expert is not None:
             # A multi-stage step can straddle the boundary: its calls then name both experts.

@@ -19,7 +19,7 @@ BAD_POLICY_INPUTS = [
     ({"adaptive_threshold": 1.5}, r"adaptive_threshold must be in \[0, 1\]"),
     ({"adaptive_decay": 1.0}, r"adaptive_decay must be in \[0, 1\)"),
     ({"adaptive_decay": math.nan}, "adaptive_decay is nan"),
-    ({"keep": "both"}, "keep must be one of cond, uncond, reuse, reuse_extrapolated"),
+    ({"keep": "both"}, "keep must be one of cond, uncond, reuse, reuse_extrapolated(, .*)?, got 'both'"),
     ({"cfg_every": -1}, "cfg_every must be 0"),
     ({"cfg_every": 2.5}, "cfg_every must be a whole number"),
     ({"reuse_refresh": 0.2, "keep": "cond"}, "reuse_refresh refreshes reused guidance: it needs keep = reuse"),

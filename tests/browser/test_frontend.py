@@ -9,14 +9,14 @@ from hostenv import require_host
 require_host()
 
 from devtools import browser  # noqa: E402
+from sampling.keep import KEEP_MODES  # noqa: E402
+from sampling.rules import INPUTS  # noqa: E402
 
 if browser.missing():
     pytest.skip(browser.missing(), allow_module_level=True)
 
 
-POLICY_WIDGETS = ["cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low", "sigma_high",
-                  "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay", "step_cache",
-                  "truncated_cfg_strip"]
+POLICY_WIDGETS = [row.name for row in INPUTS] + ["truncated_cfg_strip"]
 NODES = {
     "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
                            ["cfg"] + POLICY_WIDGETS),
@@ -50,15 +50,14 @@ def test_widget_defaults_are_the_documented_ones(page):
         return Object.fromEntries(node.widgets.filter((w) => w.name !== "truncated_cfg_strip")
             .map((w) => [w.name, w.value]));
     }""")
-    assert values == {"cfg": 4, "cfg_truncate_steps": 5, "cfg_trunc_ratio": 1, "keep": "cond", "cfg_low_noise": 0,
-                      "sigma_low": 0, "sigma_high": 0, "adaptive_threshold": 0, "cfg_every": 0, "reuse_refresh": 0,
-                      "adaptive_decay": 0, "step_cache": "coordinate"}
+    assert values == {"cfg": 4, **{row.name: row.default for row in INPUTS}}
+    assert (values["cfg_truncate_steps"], values["cfg_trunc_ratio"], values["keep"]) == (5, 1, "cond")
 
 
 def test_keep_offers_every_mode(page):
     options = page.evaluate("""() => window.LiteGraph.createNode("TruncatedCFGGuider").widgets
         .find((w) => w.name === "keep").options.values""")
-    assert options == ["cond", "uncond", "reuse", "reuse_extrapolated"]
+    assert options == list(KEEP_MODES) and options[:4] == ["cond", "uncond", "reuse", "reuse_extrapolated"]
 
 
 def test_no_console_message_mentions_the_pack(page):

@@ -52,7 +52,7 @@ def with_saved_strip(strip):
     return graph, str(guider["id"])
 
 
-GOOD = {"version": 2, "promptId": "p", "steps": 3, "cells": ["full", "reuse", None], "current": -1,
+GOOD = {"version": 3, "promptId": "p", "steps": 3, "cells": ["full", "reuse", None], "current": -1,
         "switchStep": None, "modelCalls": 3, "modelCallsFull": 4, "seconds": 1.5, "relDiff": [[0, 0.2]],
         "done": True, "outcome": "finished", "message": "", "lastStep": 1}
 BAD = {

@@ -8,13 +8,18 @@ import nodes
 import torch
 from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
+from sampling.rules import OFF as ALL_OFF
 from truncated_cfg.nodes.guider import TruncatedCFGGuider
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch
 
 SEED = 7
 STEPS = 8
 CFG = 4.0
-ALL_OFF = dict(cfg_truncate_steps=0, cfg_trunc_ratio=1.0, keep="cond")
+
+
+def full_steps(ledger) -> list[int]:
+    """The steps that ran full CFG (refreshed ones too)."""
+    return [s.index for s in ledger.steps if s.full]
 
 
 def latent(batch: int) -> dict:
@@ -48,13 +53,6 @@ def truncated_guider(model, conds, cfg: float = CFG, **policy):
 def patched_model(model, **policy):
     """The Truncated CFG (model patch) node's output: every rule off but those given."""
     return TruncatedCFGModelPatch.execute(model, **{**ALL_OFF, **policy}).result[0]
-
-
-def core_guider(model, positive, negative, cfg: float):
-    guider = comfy.samplers.CFGGuider(model)
-    guider.set_conds(positive, negative)
-    guider.set_cfg(cfg)
-    return guider
 
 
 def design_step(sigmas, sigma: float) -> int:

@@ -11,8 +11,9 @@ import nodes  # noqa: E402
 from comfy_extras.nodes_apg import APG  # noqa: E402
 from comfy_extras.nodes_model_advanced import RescaleCFG  # noqa: E402
 from comfy_extras.nodes_slg import SkipLayerGuidanceDiT  # noqa: E402
-from sampling_support import (CFG, SEED, STEPS, CfgSpy, core_guider, ksampler, latent,  # noqa: E402
-                              patched_model, sample_custom_advanced, schedule, truncated_guider)
+from sampling_support import (CFG, SEED, STEPS, CfgSpy, ksampler, latent, patched_model,  # noqa: E402
+                              sample_custom_advanced, schedule, truncated_guider)
+from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 
 from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
 

@@ -19,7 +19,7 @@ from comfy_api.latest import ComfyExtension, io  # noqa: E402
 
 from devtools.host import PACK_ROOT  # noqa: E402
 
-SOURCES = sorted((PACK_ROOT / "nodes").glob("*.py"))
+SOURCES = sorted((PACK_ROOT / "nodes").rglob("*.py"))
 DOTTED = re.compile(r"\b((?:comfy\.[a-z_]+|comfy_execution\.[a-z_]+|folder_paths)(?:\.[A-Za-z_]+)+)")
 IO_NAMES = re.compile(r"\bio\.([A-Z][A-Za-z]*)(?:\.([A-Z][A-Za-z]*|[a-z_]+))?")
 

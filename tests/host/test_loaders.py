@@ -12,9 +12,9 @@ require_host()
 import comfy.sd  # noqa: E402
 
 from devtools.checkpoints import flux_vae_state_dict, save_state_dict, save_wan  # noqa: E402
-from truncated_cfg.nodes.expert_routing import experts_of  # noqa: E402
-from truncated_cfg.nodes.lumina2_loader import Lumina2Loader  # noqa: E402
-from truncated_cfg.nodes.wan_a14b import WanA14BLoader  # noqa: E402
+from truncated_cfg.nodes.models.expert_routing import experts_of  # noqa: E402
+from truncated_cfg.nodes.models.lumina2 import Lumina2Loader  # noqa: E402
+from truncated_cfg.nodes.models.wan_a14b import WanA14BLoader  # noqa: E402
 
 T2V = ("wan_t2v_high_noise_tiny.safetensors", "wan_t2v_low_noise_tiny.safetensors")
 I2V = ("wan_i2v_high_noise_tiny.safetensors", "wan_i2v_low_noise_tiny.safetensors")
@@ -63,7 +63,7 @@ def test_wan_loader_applies_the_official_presets(files, clip_spy, task, names, s
     model, clip, vae = wan_loader(*names, task=task)
     sampling = model.get_model_object("model_sampling")
     assert (sampling.shift, sampling.multiplier) == (shift, 1000.0)
-    assert experts_of(model).boundary == boundary and experts_of(model).task == task
+    assert experts_of(model).boundary == boundary
     assert clip == "CLIP" and clip_spy == [{"paths": [str(files / "text_encoders" / WAN_TE)],
                                             "type": comfy.sd.CLIPType.WAN}]
     assert vae.latent_channels == 16 and vae.latent_dim == 3

@@ -9,6 +9,7 @@ require_host()
 import nodes  # noqa: E402
 
 from devtools.host import PACK_ROOT  # noqa: E402
+from sampling.rules import INPUTS  # noqa: E402
 
 EXPECTED = {
     "TruncatedCFGGuider": "Truncated CFG Guider",
@@ -18,9 +19,9 @@ EXPECTED = {
     "TruncatedCFGWanA14BLoader": "Wan A14B Loader",
     "TruncatedCFGWanA14BExperts": "Wan A14B Experts",
 }
-GUIDER_INPUTS = ["model", "positive", "negative", "cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep"]
-OPTIONAL = ["cfg_low_noise", "sigma_low", "sigma_high", "adaptive_threshold", "cfg_every", "reuse_refresh",
-            "adaptive_decay", "step_cache"]
+# The truncation inputs in the table's order (tests/unit/test_rules.py pins the released ones' places).
+GUIDER_INPUTS = ["model", "positive", "negative", "cfg"] + [row.name for row in INPUTS if row.required]
+OPTIONAL = [row.name for row in INPUTS if not row.required]
 
 
 def load_pack(caplog):
@@ -60,8 +61,25 @@ def test_inputs_are_named_as_the_design_and_every_one_has_a_tooltip(caplog):
         for section in ("required", "optional"):
             for name, spec in info.get(section, {}).items():
                 assert len(spec) > 1 and spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
+    for row in INPUTS:
+        spec = guider["required" if row.required else "optional"][row.name][1]
+        assert spec["default"] == row.default and spec["tooltip"] == row.tooltip
     assert guider["optional"]["adaptive_threshold"][1]["default"] == 0.0  # advanced rules default to off
     assert guider["required"]["cfg_trunc_ratio"][1]["default"] == 1.0
+
+
+def test_the_rules_most_users_set_show_and_the_rest_fold_behind_the_advanced_toggle(caplog):
+    """On a host whose inputs take ``advanced`` (ComfyUI 0.33); 0.3.64's show every input."""
+    from truncated_cfg.nodes.policy_inputs import FOLDS_ADVANCED
+
+    load_pack(caplog)
+    guider = nodes.NODE_CLASS_MAPPINGS["TruncatedCFGGuider"].INPUT_TYPES()
+    specs = {name: spec[1] for section in ("required", "optional") for name, spec in guider.get(section, {}).items()}
+    folded = {name for name, spec in specs.items() if spec.get("advanced")}
+    assert folded == ({row.name for row in INPUTS if row.advanced} if FOLDS_ADVANCED else set())
+    if FOLDS_ADVANCED:
+        assert {"cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_every"}.isdisjoint(folded)
+        assert len(specs) - len(folded) <= 10
 
 
 def test_a_host_older_than_supported_gets_one_warning_and_the_nodes_still_load(caplog, monkeypatch):

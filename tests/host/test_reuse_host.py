@@ -7,8 +7,9 @@ require_host()
 
 import comfy.model_management  # noqa: E402
 import nodes  # noqa: E402
-from sampling_support import (CFG, STEPS, CfgSpy, core_guider, count_rows, sample_custom_advanced,  # noqa: E402
+from sampling_support import (CFG, STEPS, CfgSpy, count_rows, full_steps, sample_custom_advanced,  # noqa: E402
                               schedule, truncated_guider)
+from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 
 from devtools.checkpoints import wan_conditioning  # noqa: E402
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
@@ -61,7 +62,7 @@ def check_reuse_steps(spy, ledger):
 def test_a_reuse_step_is_cond_plus_scaled_reused_difference_with_one_branch_at_the_network(wan_model, wan_conds,
                                                                                             batch):
     spy, ledger, rows = reuse_run(wan_model, wan_conds, batch, cfg_every=3)
-    assert ledger.full_steps == [0, 3, 6] and ledger.steps_of_kind("reuse") == [1, 2, 4, 5, 7]
+    assert full_steps(ledger) == [0, 3, 6] and ledger.steps_of_kind("reuse") == [1, 2, 4, 5, 7]
     assert [ledger.steps[i].reused_from for i in ledger.steps_of_kind("reuse")] == [0, 0, 3, 3, 6]
     assert rows == [2 * batch if i in (0, 3, 6) else batch for i in range(STEPS)]
     assert check_reuse_steps(spy, ledger) == 5
@@ -69,9 +70,9 @@ def test_a_reuse_step_is_cond_plus_scaled_reused_difference_with_one_branch_at_t
 
 def test_reuse_extrapolated_follows_the_line_through_the_latest_two_full_steps(wan_model, wan_conds):
     spy, ledger, rows = reuse_run(wan_model, wan_conds, 2, cfg_every=3, keep_mode="reuse_extrapolated")
-    assert ledger.full_steps == [0, 3, 6] and ledger.steps_of_kind("reuse") == [1, 2, 4, 5, 7]
+    assert full_steps(ledger) == [0, 3, 6] and ledger.steps_of_kind("reuse") == [1, 2, 4, 5, 7]
     assert sum(rows) == ledger.model_calls * 2
-    full = {i: (spy.pre[i][0], (spy.pre[i][1] - spy.pre[i][2]) / spy.pre[i][0]) for i in ledger.full_steps}
+    full = {i: (spy.pre[i][0], (spy.pre[i][1] - spy.pre[i][2]) / spy.pre[i][0]) for i in full_steps(ledger)}
     for step in ledger.steps_of_kind("reuse"):
         sigma_now, cond_now, estimated_uncond = spy.pre[step]
         latest = ledger.steps[step].reused_from
@@ -100,7 +101,7 @@ def test_two_prompts_in_one_batch_keep_their_own_guidance(wan_model):
 def test_before_the_first_full_step_a_reuse_step_keeps_cond(wan_model, wan_conds):
     # Guidance only from step 4 on: steps 0-3 have nothing to reuse and run as cfg = 1.
     spy, ledger, _ = reuse_run(wan_model, wan_conds, 1, sigma_high=float(schedule(wan_model)[4]) + 1e-6)
-    assert [s.kept for s in ledger.steps[:4]] == ["cond"] * 4 and ledger.full_steps == [4, 5, 6, 7]
+    assert [s.kept for s in ledger.steps[:4]] == ["cond"] * 4 and full_steps(ledger) == [4, 5, 6, 7]
     for post in spy.post[:4]:
         assert post["cond_scale"] == 1.0 and torch.equal(post["cond_denoised"], post["uncond_denoised"])
 
@@ -121,7 +122,7 @@ def test_the_model_patch_reuses_in_ksampler_and_reports_it(wan_model, wan_conds,
 def test_the_refresh_runs_full_cfg_where_the_positive_prediction_moved(wan_model, wan_conds):
     _, plain, _ = reuse_run(wan_model, wan_conds, 1, cfg_truncate_steps=7)
     spy, refreshed, rows = reuse_run(wan_model, wan_conds, 1, cfg_truncate_steps=7, reuse_refresh=0.05)
-    assert plain.full_steps == [0]
+    assert full_steps(plain) == [0]
     assert len(refreshed.steps_of_kind("refresh")) >= 1 and refreshed.model_calls > plain.model_calls
     for step in refreshed.steps_of_kind("refresh"):
         assert refreshed.steps[step].refreshed == "prediction moved" and refreshed.steps[step].reasons

@@ -9,7 +9,7 @@ HOST = require_host()
 from devtools.comfy_server import ComfyServer  # noqa: E402
 
 from devtools.checkpoints import save_wan  # noqa: E402
-from sampling.policy import KEEP_CHOICES  # noqa: E402
+from sampling.keep import KEEP_MODES  # noqa: E402
 
 NODE_IDS = ["TruncatedCFGGuider", "TruncatedCFGModelPatch", "TruncatedCFGRenorm", "TruncatedCFGLumina2Loader",
             "TruncatedCFGWanA14BLoader", "TruncatedCFGWanA14BExperts"]
@@ -109,4 +109,4 @@ def test_an_unknown_choice_through_the_api_fails_the_node_with_the_choices_named
     assert result["status"]["status_str"] == "error"
     failure = next(data for kind, data in result["status"]["messages"] if kind == "execution_error")
     assert failure["node_type"] == "TruncatedCFGModelPatch"
-    assert f"keep must be one of {', '.join(KEEP_CHOICES)}, got 'both'" in failure["exception_message"]
+    assert f"keep must be one of {', '.join(KEEP_MODES)}, got 'both'" in failure["exception_message"]

@@ -12,11 +12,13 @@ from hostenv import require_host
 require_host()
 
 import comfy.patcher_extension  # noqa: E402
-from sampling_support import (CFG, core_guider, count_rows, ksampler, patched_model, sample_custom_advanced,  # noqa: E402
-                              schedule, truncated_guider)
+from sampling_support import (CFG, count_rows, ksampler, patched_model, sample_custom_advanced, schedule,  # noqa: E402
+                              truncated_guider)
+from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 
 from quality.settings import StepCacheSetting  # noqa: E402
 from quality.sweep import with_step_cache  # noqa: E402
+from truncated_cfg.nodes.step_caches import easycache  # noqa: E402
 from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
 
 CACHES = ("EasyCache", "LazyCache")
@@ -63,7 +65,7 @@ def test_the_ledger_counts_what_the_network_ran_with_either_cache_before_or_afte
     assert ledger.model_calls + ledger.model_calls_cached == sum(2 if s.full else 1 for s in ledger.steps
                                                                  for _ in range(s.sampler_calls))
     if mode == "coordinate":
-        assert all(s.model_calls == 2 * s.sampler_calls for s in ledger.steps if s.full), "a full step was served"
+        assert all(s.model_calls == 2 * s.sampler_calls for s in ledger.steps if s.full), "a full step was cached"
 
 
 @pytest.mark.parametrize("name", sorted(CACHES))
@@ -76,20 +78,20 @@ def test_the_guider_counts_what_the_network_ran(wan_model, wan_conds, name):
 
 
 @pytest.mark.parametrize("name", sorted(CACHES))
-def test_independent_never_learns_guidance_from_a_branch_the_cache_served(wan_model, wan_conds, name):
+def test_independent_never_learns_guidance_from_a_branch_the_cache_cached(wan_model, wan_conds, name):
     model = cached_patched(wan_model, name, "cache first", step_cache="independent", **EVERY_2)
     ksampler(model, wan_conds, BATCH[name], "euler", steps=STEPS)
     ledger = controller_of(model).last_ledger
-    served_full = [s.index for s in ledger.steps if s.full and s.model_calls_cached]
-    assert served_full, "no full step was served: the test would prove nothing"
+    cached_full = [s.index for s in ledger.steps if s.full and s.model_calls_cached]
+    assert cached_full, "no full step was cached: the test would prove nothing"
     learnt = [s.index for s in ledger.steps if s.full and s.model_calls == 2]
     for step in ledger.steps:
         if step.reused_from is not None:
-            assert step.reused_from in learnt, (step.index, step.reused_from, served_full)
-    for index in served_full:
+            assert step.reused_from in learnt, (step.index, step.reused_from, cached_full)
+    for index in cached_full:
         note = ledger.steps[index].note
-        assert note is None or "from a step cache: guidance of step" in note
-    assert any(ledger.steps[i].note for i in served_full if any(f < i for f in learnt))
+        assert note is None or "cached by a step cache: guidance of step" in note
+    assert any(ledger.steps[i].note for i in cached_full if any(f < i for f in learnt))
 
 
 @pytest.mark.parametrize("name", sorted(CACHES))
@@ -127,7 +129,7 @@ def test_easycache_that_cannot_serve_an_unseen_branch_is_refused_at_the_start_or
     cached = with_cache(wan_model, "EasyCache")
     holder = cached.model_options["transformer_options"]["easycache"]
     independent = truncated_guider(cached, wan_conds, step_cache="independent", **policy)
-    if hasattr(holder, "can_apply_cache_diff"):  # ComfyUI 0.33: its EasyCache computes such a call itself
+    if not easycache.ADAPTER.answers_unseen_branches(holder):  # ComfyUI 0.10.0 on: it computes such a call itself
         sample_custom_advanced(independent, "euler", 1, schedule(wan_model, STEPS))
     else:
         with pytest.raises(ValueError, match="EasyCache on this ComfyUI cannot skip a full-CFG step whose negative "
@@ -141,7 +143,7 @@ def test_easycache_that_cannot_serve_an_unseen_branch_is_refused_at_the_start_or
 
 def test_a_step_cache_on_the_two_expert_model_sees_each_call_once_and_the_ledger_counts_both_networks(
         wan_experts, wan_conds):
-    from truncated_cfg.nodes.wan_a14b import WanA14BExperts
+    from truncated_cfg.nodes.models.wan_a14b import WanA14BExperts
 
     combined = WanA14BExperts.execute(wan_experts[0], wan_experts[1], "t2v", 0.7).result[0]
     model = patched_model(with_cache(combined, "EasyCache"), step_cache="independent", **EVERY_2)

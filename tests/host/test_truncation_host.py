@@ -15,9 +15,9 @@ from comfy_extras.nodes_cfg import CFGNorm, CFGZeroStar  # noqa: E402
 from comfy_extras.nodes_custom_sampler import SamplerCustom  # noqa: E402
 from comfy_extras.nodes_perpneg import Guider_PerpNeg  # noqa: E402
 from bad_policy_inputs import BAD_POLICY_INPUTS  # noqa: E402
-from sampling_support import (ALL_OFF, CFG, SEED, STEPS, CfgSpy, ReferenceGuider, core_guider,  # noqa: E402
-                              count_rows, ksampler, latent, patched_model, sample_custom_advanced, schedule,
-                              truncated_guider)
+from sampling_support import (ALL_OFF, CFG, SEED, STEPS, CfgSpy, ReferenceGuider, count_rows, ksampler,  # noqa: E402
+                              latent, patched_model, sample_custom_advanced, schedule, truncated_guider)
+from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 
 from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402

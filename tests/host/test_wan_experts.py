@@ -13,12 +13,12 @@ import comfy.samplers  # noqa: E402
 import nodes  # noqa: E402
 from comfy_extras.nodes_wan import WanImageToVideo  # noqa: E402
 import sampling_support  # noqa: E402
-from sampling_support import SEED, latent, patched_model  # noqa: E402
+from sampling_support import SEED, full_steps, latent, patched_model  # noqa: E402
 
 from devtools.checkpoints import wan_conditioning  # noqa: E402
-from truncated_cfg.nodes.expert_routing import experts_of  # noqa: E402
+from truncated_cfg.nodes.models.expert_routing import experts_of  # noqa: E402
 from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
-from truncated_cfg.nodes.wan_a14b import WanA14BExperts  # noqa: E402
+from truncated_cfg.nodes.models.wan_a14b import WanA14BExperts  # noqa: E402
 from truncated_cfg.sampling.experts import first_low_noise_step  # noqa: E402
 
 BOUNDARY = 0.875
@@ -261,7 +261,7 @@ def test_reused_guidance_never_crosses_the_expert_switch(wan_experts):
     ledger = controller_of(model).last_ledger
     every_fourth = {0, 4, 8}
     assert ledger.steps_of_kind("refresh") == [split] and ledger.steps[split].refreshed == "expert switch"
-    assert ledger.full_steps == sorted(every_fourth | {split})
+    assert full_steps(ledger) == sorted(every_fourth | {split})
     for step in ledger.steps_of_kind("reuse"):
         source = ledger.steps[step].reused_from
         assert ledger.steps[step].expert == ledger.steps[source].expert, (step, source)

@@ -1,7 +1,7 @@
 import pytest
 
-from sampling.experts import (HIGH_NOISE, LOW_NOISE, PRESETS, expert_for_sigma, first_low_noise_step, preset,
-                              resolve_boundary)
+from sampling.experts import HIGH_NOISE, LOW_NOISE, expert_for_sigma, first_low_noise_step, resolve_boundary
+from sampling.families import WAN_A14B, wan_a14b_task
 
 
 def flow_sigmas(shift, steps):
@@ -10,12 +10,14 @@ def flow_sigmas(shift, steps):
     return [shift * t / (1 + (shift - 1) * t) for t in ts] + [0.0]
 
 
+def official(task):
+    preset = WAN_A14B[task]
+    return preset.boundary, preset.family.shift, preset.family.cfg, preset.cfg_low_noise, preset.family.steps
+
+
 def test_official_presets():
-    assert (PRESETS["t2v"].boundary, PRESETS["t2v"].shift, PRESETS["t2v"].cfg_high, PRESETS["t2v"].cfg_low) == \
-        (0.875, 12.0, 4.0, 3.0)
-    assert (PRESETS["i2v"].boundary, PRESETS["i2v"].shift, PRESETS["i2v"].cfg_high, PRESETS["i2v"].cfg_low) == \
-        (0.900, 5.0, 3.5, 3.5)
-    assert PRESETS["t2v"].steps == PRESETS["i2v"].steps == 40
+    assert official("t2v") == (0.875, 12.0, 4.0, 3.0, 40)
+    assert official("i2v") == (0.900, 5.0, 3.5, 3.5, 40)
 
 
 def test_routing_is_by_sigma_with_the_boundary_on_the_high_side():
@@ -31,7 +33,7 @@ def test_zero_boundary_means_the_task_default_and_bad_values_are_named():
         with pytest.raises(ValueError, match=r"boundary must be in \[0, 1\)"):
             resolve_boundary("t2v", bad)
     with pytest.raises(ValueError, match="task must be one of t2v, i2v"):
-        preset("ti2v")
+        wan_a14b_task("ti2v")
 
 
 def test_split_step_follows_the_official_rule():

@@ -42,7 +42,6 @@ def test_lumina_readme_recommendation_guides_steps_0_to_11_of_50():
 def test_ratio_one_is_off_and_zero_truncates_everything():
     assert truncated(TruncationPolicy(cfg_trunc_ratio=1.0), linear(30)) == []
     assert truncated(TruncationPolicy(cfg_trunc_ratio=0.0), linear(30)) == list(range(30))
-    assert not TruncationPolicy(cfg_trunc_ratio=1.0, cfg_truncate_steps=0).enabled
 
 
 def test_last_n_steps_as_in_the_wan_write_up():
@@ -99,4 +98,4 @@ def test_node_inputs_by_name_build_the_policy():
                                            "cfg_every": 4, "reuse_refresh": 0.25, "cfg_low_noise": 3})
     assert policy == TruncationPolicy(cfg_every=4, keep="reuse", reuse_refresh=0.25, cfg_low_noise=3.0)
     assert isinstance(policy.cfg_trunc_ratio, float) and isinstance(policy.cfg_low_noise, float)
-    assert policy.enabled and policy.reuses
+    assert policy.keep_mode.learns_guidance and policy.static_reasons(1, linear(8)) == ("cfg_every",)

@@ -11,6 +11,7 @@ from quality.report import (_steps, markdown_table, picks, plot_cache_front, plo
 from quality.settings import (CACHE_ALONE, FAMILIES, FULL, NO_CFG, REUSE, STACKED_COORDINATED, cache_settings,
                               sweep_settings)
 from sampling.policy import TruncationPolicy
+from sampling.rules import RULES
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,8 @@ def test_every_setting_is_a_valid_guider_input(steps):
     for s in settings:
         inputs = s.guider_inputs()
         policy = TruncationPolicy(**inputs)
-        assert policy.enabled == (s.family not in (FULL, NO_CFG) and s.label != "renorm 1.0, full CFG")
+        rules_on = any(getattr(policy, row.name) != row.off for row in RULES)
+        assert rules_on == (s.family not in (FULL, NO_CFG) and s.label != "renorm 1.0, full CFG")
     last_n = [s.policy["cfg_truncate_steps"] for s in settings if s.family == "last N"]
     assert last_n[-1] == steps and last_n == sorted(last_n)
 

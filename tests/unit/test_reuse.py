@@ -9,7 +9,8 @@ from sampling.guidance import relative_change
 from sampling.plan import BOTH
 from sampling.policy import TruncationPolicy
 from sampling.reuse import GuidanceMemory, extrapolated_difference, held_difference
-from sampling.run import NO_GUIDANCE_YET, REFRESH_EXPERT_SWITCH, REFRESH_MOVED, ReuseOptions, TruncationRun
+from sampling.keep import NO_GUIDANCE_YET, REFRESH_EXPERT_SWITCH, REFRESH_MOVED
+from sampling.run import TruncationRun
 
 SCHEDULE = [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
 G = torch.Generator().manual_seed(0)
@@ -110,30 +111,27 @@ def test_cfg_every_truncates_exactly_the_steps_off_the_multiples_of_k(n, k):
 def test_reuse_before_any_full_step_keeps_cond_and_says_why():
     run = TruncationRun(TruncationPolicy(sigma_high=0.5, keep="reuse"), SCHEDULE)
     first = run.plan(1.0, 4.0)
-    assert (first.full, first.keep, first.note, first.scale) == (False, "cond", NO_GUIDANCE_YET, 1.0)
+    assert (first.full, first.keep.name, first.note, first.scale) == (False, "cond", NO_GUIDANCE_YET, 1.0)
 
 
-def test_after_an_expert_switch_the_first_reuse_step_runs_full_cfg_or_keeps_cond():
-    for switch, full, keep in ((True, True, None), (False, False, "cond")):
-        run = TruncationRun(TruncationPolicy(cfg_every=3, keep="reuse"), SCHEDULE, boundary=0.7,
-                            reuse=ReuseOptions(full_cfg_after_switch=switch))
-        full_call(run, 1.0)  # step 0, high-noise expert
-        assert run.plan(0.8, 4.0).keep == "reuse"  # still the high-noise expert
-        after = run.plan(0.6, 4.0)  # step 2: the low-noise expert
-        assert (after.full, after.keep) == (full, keep)
-        assert (after.refreshed if full else after.note) == REFRESH_EXPERT_SWITCH
+def test_after_an_expert_switch_the_first_reuse_step_runs_full_cfg():
+    run = TruncationRun(TruncationPolicy(cfg_every=3, keep="reuse"), SCHEDULE, boundary=0.7)
+    full_call(run, 1.0)  # step 0, high-noise expert
+    assert run.plan(0.8, 4.0).keep.name == "reuse"  # still the high-noise expert
+    after = run.plan(0.6, 4.0)  # step 2: the low-noise expert
+    assert (after.full, after.keep, after.refreshed) == (True, None, REFRESH_EXPERT_SWITCH)
 
 
 def test_the_refresh_fires_once_the_positive_prediction_moved_beyond_the_threshold():
     run = TruncationRun(TruncationPolicy(cfg_trunc_ratio=0.2, keep="reuse", reuse_refresh=0.1), SCHEDULE)
     full_call(run, 1.0)
     output = X - COND  # the positive model output (x - x0) / sigma at sigma 1
-    assert full_call(run, 0.8, cond=X - 0.8 * output).keep == "reuse"  # the same output: no drift
-    assert full_call(run, 0.6, cond=X - 0.6 * (output + 5.0)).keep == "reuse"  # decided before this call moved
+    assert full_call(run, 0.8, cond=X - 0.8 * output).keep.name == "reuse"  # the same output: no drift
+    assert full_call(run, 0.6, cond=X - 0.6 * (output + 5.0)).keep.name == "reuse"  # decided before this call moved
     refreshed = run.plan(0.4, 4.0)
     assert refreshed.full and refreshed.refreshed == REFRESH_MOVED and refreshed.reasons == ("cfg_trunc_ratio",)
     run.complete(refreshed, X, sigma(0.4), [COND, UNCOND], BOTH)
-    assert run.plan(0.2, 4.0).keep == "reuse" and run.ledger.steps_of_kind("refresh") == [3]
+    assert run.plan(0.2, 4.0).keep.name == "reuse" and run.ledger.steps_of_kind("refresh") == [3]
 
 
 def test_decay_latch_waits_for_the_guidance_to_fall_below_its_fraction_of_the_peak():

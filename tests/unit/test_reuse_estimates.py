@@ -1,8 +1,8 @@
 """The reuse estimates only the quality harness compares (quality/reuse_estimates.py), against their formulas."""
 import torch
 
-from quality.reuse_estimates import (ALPHA_HIGH, ALPHA_LOW, frequency_weighted_difference, low_frequency_mask,
-                                     split_frequencies, x0_difference)
+from quality.reuse_estimates import (ALPHA_HIGH, ALPHA_LOW, FrequencyMemory, frequency_weighted_difference,
+                                     low_frequency_mask, split_frequencies, x0_difference)
 from sampling.reuse import GuidanceMemory
 
 G = torch.Generator().manual_seed(0)
@@ -15,8 +15,8 @@ def sigma(value):
     return torch.full((2,), value)
 
 
-def remembered(estimate, s):
-    memory = GuidanceMemory(estimate)
+def remembered(estimate, s, memory_class=GuidanceMemory):
+    memory = memory_class(estimate)
     memory.remember(0, X, sigma(s), COND, UNCOND)
     return memory
 
@@ -38,7 +38,7 @@ def test_frequency_split_adds_up_and_uses_fastercache_radius():
 
 
 def test_frequency_weights_compound_once_per_reuse_step_inside_their_sigma_bands():
-    memory = remembered(frequency_weighted_difference, 0.95)
+    memory = remembered(frequency_weighted_difference, 0.95, FrequencyMemory)
     low, high = split_frequencies((COND - UNCOND) / 0.95)
     memory.observe(1, X, sigma(0.5), COND)  # low band only: 0.099 < 0.5 < 0.901
     memory.observe(1, X, sigma(0.5), COND)  # the same step again: no second weighting

@@ -31,7 +31,7 @@ def test_adaptive_latches_after_the_first_agreeing_step_and_truncates_every_late
     assert run.latched_at == run.ledger.adaptive_latched_at == 1
     later = [run.plan(s, CFG) for s in (0.6, 0.4, 0.2)]
     assert [p.full for p in later] == [False] * 3
-    assert all(p.reasons == ("adaptive",) and p.keep == "cond" and p.scale == 1.0 for p in later)
+    assert all(p.reasons == ("adaptive",) and p.keep.name == "cond" and p.scale == 1.0 for p in later)
     assert run.plan(0.8, CFG).full  # the latching step itself stays full for its remaining calls
 
 
@@ -71,7 +71,7 @@ def test_ledger_counts_sampler_calls_model_calls_and_savings():
     for sigma in SCHEDULE[:-1]:
         full_call(run, sigma, c, c * 0.5)
     ledger = run.finish()
-    assert ledger.truncated_steps == [3, 4] and ledger.full_steps == [0, 1, 2]
+    assert ledger.truncated_steps == [3, 4] and [s.index for s in ledger.steps if s.full] == [0, 1, 2]
     assert (ledger.sampler_calls, ledger.model_calls, ledger.model_calls_full_cfg) == (5, 8, 10)
     assert ledger.saved_fraction == pytest.approx(0.2)
     assert [s.kept for s in ledger.steps] == [None, None, None, "uncond", "uncond"]
@@ -153,7 +153,7 @@ def test_a_full_plan_runs_both_branches_at_the_scale_and_hands_the_sampler_what_
 def test_a_kept_plan_runs_one_branch_at_scale_1_and_puts_it_in_both_slots(keep, branch, slot):
     run = TruncationRun(TruncationPolicy(cfg_truncate_steps=5, keep=keep), SCHEDULE)
     plan = run.plan(0.6, CFG)
-    assert (plan.full, plan.branches, plan.scale, plan.keep) == (False, (branch,), 1.0, keep)
+    assert (plan.full, plan.branches, plan.scale, plan.keep.name) == (False, (branch,), 1.0, keep)
     outputs = [COND, UNCOND]
     outputs[1 - slot] = torch.zeros(2, 4)  # ComfyUI's placeholder for the branch that did not run
     slots = run.complete(plan, X, sigma(0.6), outputs + [EXTRA], (branch,))
@@ -166,7 +166,7 @@ def test_a_reuse_plan_runs_the_positive_branch_at_the_scale_with_the_reused_diff
     run = TruncationRun(TruncationPolicy(cfg_every=2, keep="reuse"), SCHEDULE)
     run.complete(run.plan(1.0, CFG), X, sigma(1.0), [COND, UNCOND], BOTH)
     plan = run.plan(0.8, CFG)
-    assert (plan.branches, plan.scale, plan.keep, plan.reused_from) == ((POSITIVE,), CFG, "reuse", 0)
+    assert (plan.branches, plan.scale, plan.keep.name, plan.reused_from) == ((POSITIVE,), CFG, "reuse", 0)
     now = COND * 2
     slots = run.complete(plan, X, sigma(0.8), [now, torch.zeros(2, 4)], (POSITIVE,))
     assert slots[0] is now
@@ -197,7 +197,7 @@ def test_a_full_step_with_a_branch_from_a_step_cache_counts_it_as_cached_and_tea
     run.complete(served, X, sigma(0.6), [COND, UNCOND * 5], (POSITIVE,), (NEGATIVE,))
     step = run.ledger.steps[2]
     assert (step.model_calls, step.model_calls_cached, step.kind) == (1, 1, "full")
-    assert step.note == "negative from a step cache: guidance of step 0 kept"
+    assert step.note == "negative cached by a step cache: guidance of step 0 kept"
     assert run.plan(0.4, CFG).reused_from == 0
     assert run.ledger.model_calls == 2 + 1 + 1 and run.ledger.model_calls_cached == 1
 
@@ -206,13 +206,13 @@ def test_a_call_a_step_cache_answered_whole_counts_no_model_call_and_shows_as_ca
     run = TruncationRun(TruncationPolicy(cfg_truncate_steps=2), SCHEDULE)
     run.complete(run.plan(1.0, CFG), X, sigma(1.0), [COND, UNCOND], BOTH)
     served = torch.randn(2, 4)
-    assert run.guided(run.plan(0.8, CFG), X, sigma(0.8), served, reached_the_guider=False) is served  # independent
+    assert run.guided(run.plan(0.8, CFG), X, sigma(0.8), served, call_cached=True) is served  # independent
     ledger = run.finish()
     step = ledger.steps[1]
-    assert (step.sampler_calls, step.model_calls, step.model_calls_cached, step.kind) == (1, 0, 2, "cache")
-    assert (ledger.model_calls, ledger.model_calls_full_cfg, ledger.steps_of_kind("cache")) == (2, 4, [1])
+    assert (step.sampler_calls, step.model_calls, step.model_calls_cached, step.kind) == (1, 0, 2, "cached")
+    assert (ledger.model_calls, ledger.model_calls_full_cfg, ledger.steps_of_kind("cached")) == (2, 4, [1])
     assert ledger.summary() == ("5 steps, 0 truncated, model calls 2 / 4 (50.0 % saved), "
-                                "2 model calls from a step cache (1 whole steps)")
+                                "2 model calls cached (1 whole steps)")
 
 
 def output_x0(x, output, s):
@@ -254,9 +254,9 @@ def test_coordinating_a_call_a_cache_answered_whole_gets_the_guided_output_carri
     guided = torch.randn(2, 4)
     plan = run.plan(1.0, CFG)
     run.complete(plan, x, sigma(1.0), [COND, UNCOND], BOTH)
-    assert run.guided(plan, x, sigma(1.0), output_x0(x, guided, 1.0), reached_the_guider=True) is not None
+    assert run.guided(plan, x, sigma(1.0), output_x0(x, guided, 1.0), call_cached=False) is not None
     cache_answer = torch.full((2, 4), 7.0)  # what core LazyCache hands back: x + (x0 - x) of then
-    got = run.guided(run.plan(0.8, CFG), x, sigma(0.8), cache_answer, reached_the_guider=False)
+    got = run.guided(run.plan(0.8, CFG), x, sigma(0.8), cache_answer, call_cached=True)
     torch.testing.assert_close(got, output_x0(x, guided, 0.8), rtol=1e-5, atol=1e-5)
     assert run.ledger.steps[1].model_calls_cached == 2
 

@@ -12,7 +12,7 @@ Image = pytest.importorskip("PIL.Image", reason="Pillow comes with matplotlib (r
 
 SIDE = 512
 NEAR = 45  # JPEG moves colours a little
-STRIP_KINDS = ("full", "refresh", "cond", "uncond", "reuse", "cache")
+STRIP_KINDS = ("full", "refresh", "cond", "uncond", "reuse", "cached")
 
 
 def strip_palette() -> dict[str, tuple[int, int, int]]:
@@ -56,7 +56,7 @@ def expected_full_steps(name: str) -> tuple[int, set[int]]:
     schedule = [1.0 - i / steps for i in range(steps + 1)]
     full = sum(1 for i in range(steps) if not policy.static_reasons(i, schedule))
     experts = any(n["class_type"] == "TruncatedCFGWanA14BLoader" for n in prompt.values())
-    return steps, {full, full + 1} if experts and policy.reuses else {full}
+    return steps, {full, full + 1} if experts and policy.keep_mode.learns_guidance else {full}
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
@@ -74,4 +74,4 @@ def test_thumbnail_is_a_square_showing_the_strip_of_the_workflows_own_settings(n
     assert kinds[truncated_kind] > 0 and all(kinds[k] == 0 for k in ("cond", "uncond", "reuse")
                                              if k != truncated_kind)
     cached = any(n["class_type"] in ("LazyCache", "EasyCache") for n in load_api(name).values())
-    assert (kinds["cache"] > 0) == cached, "cells from a step cache show exactly where the workflow has one"
+    assert (kinds["cached"] > 0) == cached, "cells from a step cache show exactly where the workflow has one"

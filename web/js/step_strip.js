@@ -6,12 +6,12 @@
 
 // One colour and legend label per kind of step (sampling/ledger.py: StepRecord.kind).
 export const COLORS = {
-  full: "#3d7fd6", refresh: "#8ec1ff", cond: "#e0912f", uncond: "#a155c9", reuse: "#2fb58f", cache: "#d87093",
+  full: "#3d7fd6", refresh: "#8ec1ff", cond: "#e0912f", uncond: "#a155c9", reuse: "#2fb58f", cached: "#d87093",
   empty: "#3a3a3a",
 };
 const LEGEND = [
   ["full", "full CFG"], ["refresh", "refreshed"], ["reuse", "reused guidance"], ["cond", "kept cond"],
-  ["uncond", "kept uncond"], ["cache", "from cache"],
+  ["uncond", "kept uncond"], ["cached", "cached"],
 ];
 const OUTCOME_COLORS = { interrupted: "#e8c547", failed: "#e5534b" };
 const SWITCH_COLOR = "#f2d43d";
@@ -19,7 +19,7 @@ export const MIN_HEIGHT = 112;
 const CHART_TIP = "|cond - uncond| / |cond| on each full-CFG step: how much guidance still changes the "
   + "prediction. Where the line flattens near its floor, later steps could be truncated too.";
 const EMPTY_TEXT = "Truncated CFG: the step strip fills in when sampling runs";
-const STATE_VERSION = 2;
+const STATE_VERSION = 3;
 const OUTCOMES = new Set(["running", "finished", "interrupted", "failed"]);
 const MAX_STEPS = 100000;
 

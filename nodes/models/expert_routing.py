@@ -15,25 +15,25 @@ from typing import Optional
 import comfy.model_management
 import comfy.patcher_extension
 
-from ..sampling.experts import HIGH_NOISE, TASKS, expert_for_sigma, preset, resolve_boundary
-from .model_files import architecture_name
+from ...sampling.experts import HIGH_NOISE, expert_for_sigma, resolve_boundary
+from ...sampling.families import TASKS, wan_a14b_task
+from .files import architecture_name
 
 ROUTING_KEY = "truncated_cfg_experts"  # the wrapper's key and the attachment's
-A14B_CONFIG = "WAN21_T2V"  # ComfyUI detects both A14B experts (t2v and i2v) with this config
 
 log = logging.getLogger(__name__)
 
 
 def check_wan_a14b(model_config, input_name: str, task: str) -> dict:
     """The expert's shape (dim, layers, input channels), or ValueError saying what the model is."""
-    if type(model_config).__name__ != A14B_CONFIG:
+    if type(model_config).__name__ not in wan_a14b_task(task).family.configs:
         raise ValueError(f"{input_name} is a {architecture_name(model_config)} model, expected Wan 2.1/2.2 14B "
                          f"(a Wan 2.2 A14B {task} expert)")
     unet = model_config.unet_config
     shape = {"dim": unet.get("dim"), "num_layers": unet.get("num_layers"), "in_dim": unet.get("in_dim")}
-    wanted = preset(task).in_channels
+    wanted = wan_a14b_task(task).in_channels
     if shape["in_dim"] != wanted:
-        other = next((t for t in TASKS if preset(t).in_channels == shape["in_dim"]), None)
+        other = next((t for t in TASKS if wan_a14b_task(t).in_channels == shape["in_dim"]), None)
         what = f"a {other} expert" if other else f"a model with {shape['in_dim']} input channels"
         raise ValueError(f"{input_name} is {what} ({shape['in_dim']} input channels); task {task} needs the "
                          f"{task.upper()}-A14B experts ({wanted} input channels)")
@@ -50,10 +50,9 @@ def check_pair(high: dict, low: dict) -> None:
 class ExpertRouting:
     """Routes diffusion-model calls between the two experts."""
 
-    def __init__(self, low_noise, boundary: float, task: str):
+    def __init__(self, low_noise, boundary: float):
         self.low_noise = low_noise
         self.boundary = boundary
-        self.task = task
 
     def expert_of(self, sigma: float) -> str:
         return expert_for_sigma(sigma, self.boundary)
@@ -109,7 +108,7 @@ def combine_experts(high_noise, low_noise, task: str, boundary: float = 0.0):
     check_pair(shape, check_wan_a14b(low_noise.model.model_config, "low_noise_model", task))
     combined = high_noise.clone()
     combined.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, ROUTING_KEY)
-    routing = ExpertRouting(low_noise, boundary, task)
+    routing = ExpertRouting(low_noise, boundary)
     combined.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, ROUTING_KEY, routing.route)
     combined.set_attachments(ROUTING_KEY, routing)
     log.info("[Truncated CFG] Wan A14B %s experts combined: sigma >= %.3f high-noise, below low-noise",

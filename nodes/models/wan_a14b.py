@@ -4,12 +4,10 @@ from __future__ import annotations
 import folder_paths
 from comfy_api.latest import io
 
-from ..sampling.experts import TASKS, preset
+from ...sampling.families import TASKS, wan_a14b_task
 from .expert_routing import check_pair, check_wan_a14b, combine_experts
-from .model_files import (WEIGHT_DTYPES, detect_diffusion_model, load_text_encoder, load_unet, load_vae, resolve,
-                          with_flow_shift)
-
-WAN_MULTIPLIER = 1000.0  # Wan samples as SD3 does (ModelSamplingSD3)
+from .files import (WEIGHT_DTYPES, detect_diffusion_model, load_text_encoder, load_unet, load_vae, resolve,
+                    with_flow_shift)
 TASK_TOOLTIP = ("t2v: text to video (T2V-A14B experts, 16 input channels). i2v: image to video (I2V-A14B "
                 "experts, 36 input channels; condition with WanImageToVideo).")
 BOUNDARY_TOOLTIP = ("Sigma at which the low-noise expert takes over: calls at sigma >= boundary run the "
@@ -75,7 +73,7 @@ class WanA14BLoader(io.ComfyNode):
     @classmethod
     def execute(cls, high_noise_unet: str, low_noise_unet: str, clip_name: str, vae_name: str, task: str,
                 shift: float, boundary: float, weight_dtype: str) -> io.NodeOutput:
-        settings = preset(task)
+        family = wan_a14b_task(task).family
         high_path = resolve("diffusion_models", high_noise_unet, "high_noise_unet")
         low_path = resolve("diffusion_models", low_noise_unet, "low_noise_unet")
         # Both headers are checked before any weights are read.
@@ -83,7 +81,7 @@ class WanA14BLoader(io.ComfyNode):
                    check_wan_a14b(detect_diffusion_model(low_path, "low_noise_unet"), "low_noise_unet", task))
         model = combine_experts(load_unet(high_path, weight_dtype, "high_noise_unet"),
                                 load_unet(low_path, weight_dtype, "low_noise_unet"), task, boundary)
-        model = with_flow_shift(model, shift if shift > 0 else settings.shift, WAN_MULTIPLIER)
-        clip = load_text_encoder(clip_name, "WAN", "clip_name")
+        model = with_flow_shift(model, shift if shift > 0 else family.shift, family.multiplier)
+        clip = load_text_encoder(clip_name, family.text_encoder, "clip_name")
         vae = load_vae(vae_name, "vae_name")
         return io.NodeOutput(model, clip, vae)

@@ -4,11 +4,9 @@ from __future__ import annotations
 import folder_paths
 from comfy_api.latest import io
 
-from .model_files import (WEIGHT_DTYPES, architecture_name, detect_diffusion_model, load_text_encoder, load_unet,
-                          load_vae, resolve, with_flow_shift)
-
-LUMINA2_CONFIG = "Lumina2"
-LUMINA2_MULTIPLIER = 1.0  # AuraFlow-style sampling (ModelSamplingAuraFlow)
+from ...sampling.families import LUMINA2
+from .files import (WEIGHT_DTYPES, architecture_name, detect_diffusion_model, load_text_encoder, load_unet, load_vae,
+                    resolve, with_flow_shift)
 
 
 def unet_choices() -> list[str]:
@@ -34,7 +32,7 @@ class Lumina2Loader(io.ComfyNode):
                                tooltip="models/text_encoders: Gemma 2 2B (gemma_2_2b_fp16.safetensors)."),
                 io.Combo.Input("vae_name", options=folder_paths.get_filename_list("vae"),
                                tooltip="models/vae: the Flux VAE (ae.safetensors)."),
-                io.Float.Input("shift", default=6.0, min=0.01, max=100.0, step=0.01,
+                io.Float.Input("shift", default=LUMINA2.shift, min=0.01, max=100.0, step=0.01,
                                tooltip="Flow time shift; Lumina 2's official value is 6.0 (as ModelSamplingAuraFlow)."),
                 io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default",
                                tooltip="As UNETLoader: fp8 stores the weights in 8 bits."),
@@ -47,10 +45,10 @@ class Lumina2Loader(io.ComfyNode):
     def execute(cls, unet_name: str, clip_name: str, vae_name: str, shift: float, weight_dtype: str) -> io.NodeOutput:
         path = resolve("diffusion_models", unet_name, "unet_name", also=("checkpoints",))
         config = detect_diffusion_model(path, "unet_name")
-        if type(config).__name__ != LUMINA2_CONFIG:
+        if type(config).__name__ not in LUMINA2.configs:
             raise ValueError(f"unet_name is a {architecture_name(config)} model, expected Lumina 2 "
                              "(Lumina-Image-2.0 or Neta Lumina)")
-        model = with_flow_shift(load_unet(path, weight_dtype, "unet_name"), shift, LUMINA2_MULTIPLIER)
-        clip = load_text_encoder(clip_name, "LUMINA2", "clip_name")
+        model = with_flow_shift(load_unet(path, weight_dtype, "unet_name"), shift, LUMINA2.multiplier)
+        clip = load_text_encoder(clip_name, LUMINA2.text_encoder, "clip_name")
         vae = load_vae(vae_name, "vae_name")
         return io.NodeOutput(model, clip, vae)

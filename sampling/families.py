@@ -1,0 +1,55 @@
+"""The model families the pack loads or names, one row each: how ComfyUI detects them and their official recipes.
+
+Pure data: the loaders (``nodes/models/``) detect a file's family and take its shift, sampling multiplier and
+text encoder from here, and the docs, tooltips and workflows give its official settings from here. A recipe
+is in the pack's terms: the guidance scale, and the Truncated CFG Guider's inputs over every-rule-off
+(``rules.OFF``), and CFG Renorm's ``renorm_cfg`` (0: no CFG Renorm node).
+
+Adding a family: its row here and, if the pack loads it, its detection in the loader that does, with tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # as users know it
+    configs: tuple[str, ...]  # ComfyUI's model-config classes that detect it
+    shift: float  # the official time shift
+    multiplier: float  # ComfyUI's flow sampling multiplier: 1 (AuraFlow-style) or 1000 (SD3-style)
+    text_encoder: str  # ComfyUI's CLIPType for its text encoder
+    steps: int
+    cfg: float
+    recipe: dict = field(default_factory=dict)  # the official truncation, as guider inputs
+    renorm_cfg: float = 0.0  # the official renormalisation, as CFG Renorm (lumina mode)
+
+
+@dataclass(frozen=True)
+class WanA14BTask:
+    """One task of Wan 2.2 A14B: two experts routed by sigma (``experts.py``)."""
+    family: Family
+    boundary: float  # sigma
+    cfg_low_noise: float  # the low-noise expert's guidance scale (family.cfg is the high-noise one's)
+    in_channels: int  # of the diffusion model's patch embedding
+
+
+# Lumina-Image-2.0's README: cfg 4, 50 steps, cfg_trunc_ratio 0.25 (diffusers' Lumina2Pipeline), renorm 1.0;
+# ComfyUI detects Neta Lumina with the same config.
+LUMINA2 = Family("Lumina 2", ("Lumina2",), shift=6.0, multiplier=1.0, text_encoder="LUMINA2", steps=50, cfg=4.0,
+                 recipe={"cfg_trunc_ratio": 0.25}, renorm_cfg=1.0)
+# Wan 2.2's official generate.py configs (wan/configs: boundary, sample_shift, sample_steps, sample_guide_scale);
+# i2v concatenates 20 image-latent channels. ComfyUI detects both A14B tasks as the 14B Wan config.
+WAN_A14B = {
+    "t2v": WanA14BTask(Family("Wan 2.2 T2V-A14B", ("WAN21_T2V",), shift=12.0, multiplier=1000.0, text_encoder="WAN",
+                              steps=40, cfg=4.0), boundary=0.875, cfg_low_noise=3.0, in_channels=16),
+    "i2v": WanA14BTask(Family("Wan 2.2 I2V-A14B", ("WAN21_T2V",), shift=5.0, multiplier=1000.0, text_encoder="WAN",
+                              steps=40, cfg=3.5), boundary=0.900, cfg_low_noise=3.5, in_channels=36),
+}
+TASKS = tuple(WAN_A14B)
+
+
+def wan_a14b_task(task: str) -> WanA14BTask:
+    if task not in WAN_A14B:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    return WAN_A14B[task]

@@ -1,0 +1,163 @@
+"""The truncation inputs, one row each: the guider's and the model patch's inputs are made from this table.
+
+A row is a node input: its type, node default, off value, bounds, tooltip and whether the node folds it
+behind the frontend's advanced toggle; what values it accepts (and the words of the refusal); and, for a
+rule, how it truncates a step and whether it can run full CFG again after truncated steps (which the pack
+weighs against step caches that keep one cache per branch). ``nodes/policy_inputs.py`` declares the inputs
+from the rows in this order, which is the order of the node's widgets: saved graphs store widget values by
+position, so a new row goes at the end. ``OFF`` (every input off) is what tests and tools start from.
+
+Rules decided from the step and the schedule have ``truncates``; the adaptive rules latch at run time
+(``run.py``), and ``reuse_refresh`` runs full CFG where the others truncate (``keep.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+from .keep import KEEP_MODES
+
+INT, FLOAT, CHOICE = "int", "float", "choice"
+CACHE_COORDINATE = "coordinate"
+CACHE_INDEPENDENT = "independent"
+
+STEP_LOCAL = ("Counted within the sigmas of the sampler node that runs it: with KSamplerAdvanced start/end steps, "
+              "SplitSigmas or denoise < 1 the count is local to that part; use the sigma window for a split-proof "
+              "rule.")
+
+
+def _never(value, step: int, schedule: Sequence[float]) -> bool:
+    return False
+
+
+def _off(value) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    name: str
+    type: str  # INT, FLOAT or CHOICE
+    default: Any  # the node's default
+    off: Any  # the value with which the input changes nothing
+    tooltip: str
+    accepts: Callable[[Any], bool] = lambda value: True
+    allowed: str = ""  # what ``accepts`` takes, for the refusal "<name> must be <allowed>, got <value>"
+    minimum: Optional[float] = None  # the widget's bounds
+    maximum: Optional[float] = None
+    step: Optional[float] = None
+    round: Optional[float] = None
+    choices: tuple[str, ...] = ()
+    required: bool = False  # the first inputs are (saved API prompts name them); a new one is optional
+    advanced: bool = False  # folded behind the frontend's advanced toggle, where the host has one
+    # Rules only: whether the value truncates a step of a schedule; whether, when on, it latches at run time from
+    # the predictions (run.py); whether it can run full CFG after truncated steps; a check against the other
+    # inputs (a message, or None when they agree).
+    truncates: Callable[[Any, int, Sequence[float]], bool] = _never
+    latches: bool = False
+    resumes: Callable[[Any], bool] = _off
+    agrees: Callable[[Any, dict], Optional[str]] = lambda value, values: None
+
+
+def _steps(schedule: Sequence[float]) -> int:
+    return max(len(schedule) - 1, 0)
+
+
+INPUTS = (
+    PolicyInput(
+        "cfg_truncate_steps", INT, default=5, off=0, minimum=0, maximum=10000, required=True,
+        accepts=lambda v: v >= 0, allowed="0 (off) or more",
+        truncates=lambda v, step, schedule: v > 0 and step >= _steps(schedule) - v,
+        tooltip=("Run only one CFG branch on the last N steps (the Wan 2.2 write-up's --cfg_truncate_steps, default "
+                 "5 there). 0 = off. More than the schedule's steps truncates every step. " + STEP_LOCAL)),
+    PolicyInput(
+        "cfg_trunc_ratio", FLOAT, default=1.0, off=1.0, minimum=0.0, maximum=1.0, step=0.01, required=True,
+        accepts=lambda v: 0.0 <= v <= 1.0, allowed="in [0, 1] (1.0 = off, as in diffusers)",
+        # The same Python float expression as diffusers' Lumina2Pipeline, so the same steps on every N.
+        truncates=lambda v, step, schedule: (step + 1) / _steps(schedule) > v,
+        tooltip=("diffusers' Lumina2Pipeline cfg_trunc_ratio: step i of N runs one branch when (i + 1) / N > ratio. "
+                 "1.0 = off (it does not 'fully enable' truncation); 0.25 guides the first quarter of the steps, as "
+                 "Lumina's README recommends. " + STEP_LOCAL)),
+    PolicyInput(
+        "keep", CHOICE, default="cond", off="cond", choices=tuple(KEEP_MODES), required=True,
+        accepts=lambda v: v in KEEP_MODES, allowed=f"one of {', '.join(KEEP_MODES)}",
+        tooltip=("What a truncated step returns; it evaluates one branch either way. "
+                 + " ".join(f"{mode.name}: {mode.description}" for mode in KEEP_MODES.values()))),
+    PolicyInput(
+        "cfg_low_noise", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=100.0, step=0.1, round=0.01,
+        accepts=lambda v: v >= 0.0, allowed="0 (same as cfg) or more",
+        tooltip=("Guidance scale for calls routed to the low-noise expert of a Wan 2.2 A14B model (from Wan A14B "
+                 "Loader / Experts); 0 = the same as cfg. Wan 2.2 T2V: cfg 4.0, cfg_low_noise 3.0. Does nothing on "
+                 "other models.")),
+    PolicyInput(
+        "sigma_low", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=10000.0, step=0.001,
+        accepts=lambda v: v >= 0.0, allowed="0 (off) or more",
+        # Strict at the low end, as Lumina's official `t < cfg_trunc` with t = 1 - sigma.
+        truncates=lambda v, step, schedule: v > 0.0 and not schedule[step] > v,
+        tooltip=("Sigma window, lower end: full CFG only while the step's sigma is above this. Lumina's official "
+                 "cfg_trunc = c is sigma_low = 1 - c (demo default 0.25 -> 0.75). Independent of step counts, so it "
+                 "survives split samplers and denoise < 1. 0 = off.")),
+    PolicyInput(
+        "sigma_high", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=10000.0, step=0.001, advanced=True,
+        accepts=lambda v: v >= 0.0, allowed="0 (no upper bound) or more",
+        truncates=lambda v, step, schedule: v > 0.0 and not schedule[step] <= v,
+        resumes=lambda v: v > 0.0,
+        agrees=lambda v, values: (
+            None if v == 0.0 or values["sigma_low"] < v else
+            f"sigma window is inverted or empty: sigma_low {values['sigma_low']} must be below sigma_high {v} "
+            "(set sigma_high to 0 for no upper bound)"),
+        tooltip=("Sigma window, upper end: full CFG only while the step's sigma is at or below this (the "
+                 "guidance-interval paper limits both ends). 0 = no upper bound.")),
+    PolicyInput(
+        "adaptive_threshold", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=1.0, step=0.001, advanced=True,
+        latches=True,
+        accepts=lambda v: 0.0 <= v <= 1.0, allowed="in [0, 1] (0 = off, 0.99 is a sensible start)",
+        tooltip=("Adaptive Guidance (the paper's rule): once the positive and negative predictions agree this well "
+                 "(cosine similarity of the model outputs, every image of the batch), every later step runs one "
+                 "branch. 0 = off; 0.99 is a sensible start. Resets every run. On models whose predictions already "
+                 "agree at pure noise it latches at once: use adaptive_decay there.")),
+    PolicyInput(
+        "cfg_every", INT, default=0, off=0, minimum=0, maximum=10000,
+        accepts=lambda v: v >= 0, allowed="0 (off) or a number of steps k (full CFG every k-th step)",
+        truncates=lambda v, step, schedule: v > 1 and step % v != 0,
+        resumes=lambda v: v > 1,
+        tooltip=("Full CFG on every k-th step (steps 0, k, 2k, ...), one branch on the others; 0 or 1 = off. With "
+                 "keep = reuse_extrapolated, k = 8 of 20 steps saved 42.5 % of model calls at full CFG's accuracy on "
+                 "the pack's quality harness (the node's help page). " + STEP_LOCAL)),
+    PolicyInput(
+        "reuse_refresh", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=10.0, step=0.01, advanced=True,
+        accepts=lambda v: v >= 0.0, allowed="0 (off) or a positive relative change",
+        resumes=lambda v: v > 0.0,
+        agrees=lambda v, values: (
+            None if v == 0.0 or KEEP_MODES[values["keep"]].learns_guidance else
+            f"reuse_refresh refreshes reused guidance: it needs keep = reuse, got keep = {values['keep']} "
+            "(set reuse_refresh to 0, or keep to reuse)"),
+        tooltip=("keep = reuse only: a step the rules would truncate runs full CFG instead once the positive "
+                 "prediction has moved by more than this since the latest full-CFG step (relative L2 change of the "
+                 "model output, largest over the batch), measured on predictions already made, so it costs no extra "
+                 "model call. 0 = off.")),
+    PolicyInput(
+        "adaptive_decay", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=0.999, step=0.01, advanced=True,
+        latches=True,
+        accepts=lambda v: 0.0 <= v < 1.0,
+        allowed="in [0, 1) as a fraction of the guidance difference's peak (0 = off)",
+        tooltip=("Adaptive, by decay: once guidance moves the denoised prediction of every image by no more than "
+                 "this fraction of the most it moved it earlier in the run (|cond - uncond| of the denoised "
+                 "predictions, against its own peak), every later step runs one branch. 0 = off; 0.3 = stop guiding "
+                 "once guidance has lost 70 % of its peak effect. Resets every run.")),
+    PolicyInput(
+        "step_cache", CHOICE, default=CACHE_COORDINATE, off=CACHE_COORDINATE,
+        choices=(CACHE_COORDINATE, CACHE_INDEPENDENT), advanced=True,
+        accepts=lambda v: v in (CACHE_COORDINATE, CACHE_INDEPENDENT),
+        allowed=f"one of {CACHE_COORDINATE}, {CACHE_INDEPENDENT}",
+        tooltip=("With a step cache on the model (ComfyUI's EasyCache or LazyCache node, before or after this one). "
+                 "coordinate: every full-CFG step runs at the network, so guidance is always measured fresh and reuse "
+                 "never takes it from a cached output; the cache skips the steps in between. independent: the cache "
+                 "decides alone (full steps it skips keep the previous guidance). Does nothing without a step "
+                 "cache.")),
+)
+BY_NAME = {row.name: row for row in INPUTS}
+OFF = {row.name: row.off for row in INPUTS}
+STATIC_RULES = tuple(row for row in INPUTS if row.truncates is not _never)
+# The inputs that decide which steps run full CFG (the others say what a truncated step does, and how).
+RULES = tuple(row for row in INPUTS if row in STATIC_RULES or row.latches or row.resumes is not _off)
