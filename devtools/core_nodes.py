@@ -16,10 +16,15 @@ def cfg_guider(model, positive, negative, cfg: float):
 
 
 def with_step_cache(model, node: str, reuse_threshold: float, start_percent: float = 0.15, end_percent: float = 0.95):
-    """The model through ComfyUI's own EasyCache or LazyCache node (their defaults: start 0.15, end 0.95)."""
-    from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
+    """The model through the step-cache node the pack has an adapter for by that name (core's EasyCache and
+    LazyCache: their defaults start 0.15, end 0.95)."""
+    import importlib
 
-    nodes = {"EasyCache": EasyCacheNode, "LazyCache": LazyCacheNode}
-    if node not in nodes:
-        raise ValueError(f"no core step cache {node!r}; known: {', '.join(nodes)}")
-    return nodes[node].execute(model, reuse_threshold, start_percent, end_percent, False).result[0]
+    from truncated_cfg.nodes.step_caches import ADAPTERS
+
+    adapters = {adapter.name: adapter for adapter in ADAPTERS}
+    if node not in adapters:
+        raise ValueError(f"no step cache {node!r}; known: {', '.join(adapters)}")
+    module, cls = adapters[node].node.split(":")
+    node_class = getattr(importlib.import_module(module), cls)
+    return node_class.execute(model, reuse_threshold, start_percent, end_percent, False).result[0]

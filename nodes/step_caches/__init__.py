@@ -5,18 +5,22 @@ the adapter is chosen by the holder's class (``easycache.py``, ``lazycache.py``)
 knows, two caches sharing that one holder, and the packs that replace the network's forward
 (``forward_caches.py``) are what the pack cannot steer: ``notices`` names them, once per run.
 
-Adding a cache: one adapter module with its ``ADAPTER``, listed in ``ADAPTERS``, and its tests; the host test
-``test_step_cache_fields.py`` pins every core field the adapter names in ``fields``.
+Adding a cache: one module here with its ``ADAPTER`` (every module that has one is an adapter), and its tests;
+the host test ``test_step_cache_fields.py`` pins every core field the adapter names in ``fields``.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Optional
 
-from . import easycache, lazycache
 from .adapter import HOLDER_KEY, StepCache, StepCacheAdapter, wrappers_with_key
 from .forward_caches import forward_caches_of
 
-ADAPTERS: tuple[StepCacheAdapter, ...] = (easycache.ADAPTER, lazycache.ADAPTER)
+ADAPTERS: tuple[StepCacheAdapter, ...] = tuple(
+    module.ADAPTER for module in (importlib.import_module(f"{__name__}.{info.name}") for info in
+                                  sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name))
+    if hasattr(module, "ADAPTER"))
 _BY_HOLDER = {adapter.holder_class: adapter for adapter in ADAPTERS}
 
 

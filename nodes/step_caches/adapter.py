@@ -21,6 +21,7 @@ COMMON_FIELDS = ("cumulative_change_rate",)
 @dataclass(frozen=True)
 class StepCacheAdapter:
     name: str  # the node's name, as users know it
+    node: str  # "module:Class" of the node that puts it on a model (the tools build it from this)
     holder_class: str  # the class of the state core keeps under HOLDER_KEY
     decides_in: tuple[str, str]  # (wrapper type, key) of the wrapper that decides: where it answers calls
     answers: str  # what a cached call looks like to the pack: "whole sampler calls" or "network calls"

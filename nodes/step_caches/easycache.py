@@ -16,7 +16,7 @@ CHECKS_ITS_CACHE = "can_apply_cache_diff"  # the holder's method since ComfyUI 0
 SAMPLES_BATCHES_FROM = (0, 3, 65)  # the ComfyUI release whose EasyCache adds each branch's cache to its own rows
 
 ADAPTER = StepCacheAdapter(
-    name="EasyCache", holder_class="EasyCacheHolder",
+    name="EasyCache", node="comfy_extras.nodes_easycache:EasyCacheNode", holder_class="EasyCacheHolder",
     decides_in=(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, "easycache"), answers="network calls",
     fields=COMMON_FIELDS + ("initial_step", "first_cond_uuid"), watches_branch=True,
     answers_unseen_branches=lambda holder: not hasattr(holder, CHECKS_ITS_CACHE))

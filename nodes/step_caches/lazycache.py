@@ -8,5 +8,5 @@ import comfy.patcher_extension
 from .adapter import StepCacheAdapter
 
 ADAPTER = StepCacheAdapter(
-    name="LazyCache", holder_class="LazyCacheHolder",
+    name="LazyCache", node="comfy_extras.nodes_easycache:LazyCacheNode", holder_class="LazyCacheHolder",
     decides_in=(comfy.patcher_extension.WrappersMP.PREDICT_NOISE, "lazycache"), answers="whole sampler calls")
