@@ -21,21 +21,23 @@ ADAPTERS: tuple[StepCacheAdapter, ...] = tuple(
     module.ADAPTER for module in (importlib.import_module(f"{__name__}.{info.name}") for info in
                                   sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name))
     if hasattr(module, "ADAPTER"))
-_BY_HOLDER = {adapter.holder_class: adapter for adapter in ADAPTERS}
+_KNOWN = {(adapter.holder_key, adapter.holder_class) for adapter in ADAPTERS}
 
 
 def step_cache_of(transformer_options: dict) -> Optional[StepCache]:
     """The step cache the run's options carry, if an adapter knows its holder."""
-    holder = transformer_options.get(HOLDER_KEY)
-    adapter = None if holder is None else _BY_HOLDER.get(type(holder).__name__)
-    return None if adapter is None else StepCache(adapter, holder)
+    for adapter in ADAPTERS:
+        holder = transformer_options.get(adapter.holder_key)
+        if holder is not None and type(holder).__name__ == adapter.holder_class:
+            return StepCache(adapter, holder)
+    return None
 
 
 def notices(transformer_options: dict) -> list[str]:
     """What the pack cannot steer on this model, by name (empty when it can steer everything there)."""
     found = []
     holder = transformer_options.get(HOLDER_KEY)
-    if holder is not None and type(holder).__name__ not in _BY_HOLDER:
+    if holder is not None and (HOLDER_KEY, type(holder).__name__) not in _KNOWN:
         found.append(f"a step cache whose state is a {type(holder).__name__} is on this model: the pack does not know "
                      "it, so it neither coordinates with it nor counts what it caches apart from what reaches the "
                      "network")

@@ -22,9 +22,10 @@ COMMON_FIELDS = ("cumulative_change_rate",)
 class StepCacheAdapter:
     name: str  # the node's name, as users know it
     node: str  # "module:Class" of the node that puts it on a model (the tools build it from this)
-    holder_class: str  # the class of the state core keeps under HOLDER_KEY
+    holder_class: str  # the class of the state it keeps in transformer_options
     decides_in: tuple[str, str]  # (wrapper type, key) of the wrapper that decides: where it answers calls
     answers: str  # what a cached call looks like to the pack: "whole sampler calls" or "network calls"
+    holder_key: str = HOLDER_KEY  # where it keeps it (core's two caches share one key)
     fields: tuple[str, ...] = COMMON_FIELDS  # every core field the pack reads or writes (pinned by a host test)
     watches_branch: bool = False  # it estimates change on one branch, chosen by its uuid (first_cond_uuid)
     # Whether this version of it answers a skipped call's branch it never ran (and fails doing so).
