@@ -113,7 +113,7 @@ def print_table(results: dict, args, host: Path) -> None:
             if spread > NOISY:
                 noisy.append(f"{name} ({spread:.0%})")
         print(f"{name:36} {label:10} {best.steps:>5} {best.truncated:>5} {best.reused:>6} "
-              f"{best.model_calls:>6} / {best.model_calls_full:<3} {best.seconds:8.2f} {best.sampling_seconds:10.2f} "
+              f"{best.model_calls:>6} / {best.model_calls_core:<3} {best.seconds:8.2f} {best.sampling_seconds:10.2f} "
               f"{best.saved_percent:5.1f}% {best.sampling_seconds / full_best:13.2f}")
     print("\ngraph s: the whole prompt as ComfyUI's executor timed it (text encoding, sampling, VAE decoding, "
           "saving; the models were loaded by the warm-up). sampling s: the sampler node alone, as the pack timed "

@@ -48,7 +48,7 @@ FRAME_JS = """(id) => {
     canvas.ds.offset = [-node.pos[0] + 200 / scale, -node.pos[1] - node.size[1] + 700 / scale];
     canvas.setDirty(true, true);
     const s = node.properties.truncated_cfg;
-    return {steps: s.steps, modelCalls: s.modelCalls, full: s.modelCallsFull,
+    return {steps: s.steps, modelCalls: s.modelCalls, full: s.modelCallsCore,
             oneCall: s.cells.filter((c) => ["cond", "uncond", "reuse"].includes(c)).length,
             cached: s.cells.filter((c) => c === "cached").length};
 }"""

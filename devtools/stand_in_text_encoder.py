@@ -44,11 +44,13 @@ def is_stand_in(path) -> bool:
 _load_clip = comfy.sd.load_clip
 
 
-def load_clip(ckpt_paths, embedding_directory=None, clip_type=comfy.sd.CLIPType.STABLE_DIFFUSION, model_options={}):  # noqa: B006
+def load_clip(ckpt_paths, embedding_directory=None, clip_type=comfy.sd.CLIPType.STABLE_DIFFUSION, model_options={},  # noqa: B006
+              **newer):
+    """``newer``: what later ComfyUI releases added to load_clip (0.33: ``disable_dynamic``), handed on as given."""
     if ckpt_paths and all(str(p).endswith(".safetensors") and is_stand_in(p) for p in ckpt_paths):
         return StandInCLIP(clip_type)
     return _load_clip(ckpt_paths, embedding_directory=embedding_directory, clip_type=clip_type,
-                      model_options=model_options)
+                      model_options=model_options, **newer)
 
 
 comfy.sd.load_clip = load_clip

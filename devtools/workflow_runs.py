@@ -16,8 +16,9 @@ from devtools.host import PACK_ROOT
 
 API_DIR = PACK_ROOT / "workflows" / "api"
 SUMMARY = re.compile(r"\[Truncated CFG\] (\d+) steps, (\d+) truncated, model calls (\d+) / (\d+) "
-                     r"\(([\d.]+) % saved\)(?:, guidance reused on (\d+) steps, refreshed on (\d+))?"
-                     r"(?:, (\d+) model calls cached \((\d+) whole steps\))?; sampling ([\d.]+) s")
+                     r"\(([\d.]+) % saved(?:; [^)]*)?\)(?:, guidance reused on (\d+) steps, refreshed on (\d+))?"
+                     r"(?:, (\d+) model calls cached \((\d+) whole steps\))?(?:, output not finite from step \d+)?"
+                     r"; sampling ([\d.]+) s")
 TRUNCATING_NODES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
 
 
@@ -58,8 +59,8 @@ class RunResult:
     steps: int
     truncated: int
     model_calls: int  # branches the network ran
-    model_calls_full: int  # what full CFG would have run
-    saved_percent: float
+    model_calls_core: int  # what ComfyUI's own CFGGuider would have run
+    saved_percent: float  # what the pack saved of that
     reused: int  # truncated steps that reused guidance (keep = reuse)
     refreshed: int
     model_calls_cached: int  # branches a step cache answered

@@ -5,7 +5,7 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..sampling.policy import TruncationPolicy
-from .policy_inputs import policy_inputs
+from .policy_inputs import GUIDANCE_SCALE_MAX, policy_inputs, validated_scales
 from .truncation import TruncationController, node_id_of, patch_model
 
 
@@ -31,7 +31,7 @@ class TruncatedCFGGuider(io.ComfyNode):
                 io.Model.Input("model", tooltip="The diffusion model to guide."),
                 io.Conditioning.Input("positive", tooltip="The prompt to follow."),
                 io.Conditioning.Input("negative", tooltip="The prompt to steer away from (the unconditional branch)."),
-                io.Float.Input("cfg", default=4.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                io.Float.Input("cfg", default=4.0, min=0.0, max=GUIDANCE_SCALE_MAX, step=0.1, round=0.01,
                                tooltip=("Guidance scale on full-CFG steps "
                                         "(Lumina 2: 4.0; Wan 2.2 T2V high-noise expert: 4.0).")),
                 *policy_inputs(),
@@ -42,8 +42,15 @@ class TruncatedCFGGuider(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, cfg=None, cfg_low_noise=None):
+        return validated_scales(cfg=cfg, cfg_low_noise=cfg_low_noise)
+
+    @classmethod
     def execute(cls, model, positive, negative, cfg: float, **policy) -> io.NodeOutput:
         """``policy``: the inputs of policy_inputs(), by name."""
+        scales = validated_scales(cfg=cfg)
+        if scales is not True:
+            raise ValueError(scales)
         patched, controller = patch_model(model, TruncationPolicy.from_inputs(policy), node_id_of(cls))
         guider = TruncatedGuider(patched, controller)
         guider.set_conds(positive, negative)

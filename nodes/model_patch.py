@@ -4,7 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..sampling.policy import TruncationPolicy
-from .policy_inputs import policy_inputs
+from .policy_inputs import policy_inputs, validated_scales
 from .truncation import node_id_of, patch_model
 
 
@@ -25,6 +25,10 @@ class TruncatedCFGModelPatch(io.ComfyNode):
             hidden=[io.Hidden.unique_id],
             not_idempotent=True,  # its output reports to this node's id (see node_id_of)
         )
+
+    @classmethod
+    def validate_inputs(cls, cfg_low_noise=None):
+        return validated_scales(cfg_low_noise=cfg_low_noise)
 
     @classmethod
     def execute(cls, model, **policy) -> io.NodeOutput:

@@ -10,10 +10,13 @@ Nothing here changes for either.
 from __future__ import annotations
 
 import inspect
+import math
 
 from comfy_api.latest import io
 
-from ..sampling.rules import CHOICE, FLOAT, INPUTS, INT, PolicyInput
+from ..sampling.rules import BY_NAME, CHOICE, FLOAT, INPUTS, INT, PolicyInput
+
+GUIDANCE_SCALE_MAX = 100.0  # the guider's cfg widget's upper bound
 
 # ComfyUI 0.33's inputs can be folded behind the frontend's advanced toggle; 0.3.64's take no such argument.
 FOLDS_ADVANCED = "advanced" in inspect.signature(io.Float.Input.__init__).parameters
@@ -35,5 +38,23 @@ def declare(row: PolicyInput):
     raise ValueError(f"{row.name}: no input type {row.type!r}")
 
 
+
 def policy_inputs() -> list:
     return [declare(row) for row in INPUTS]
+
+
+def validated_scales(**scales):
+    """A node's ``validate_inputs`` on its guidance scales (POST /prompt then refuses a bad graph before it runs):
+    True, or what is wrong, each by its input's name. ComfyUI skips its own bounds check of inputs a node validates
+    itself, and lets NaN through it anyway, so both are done here; the bounds are the widget's. A value of None (an
+    input fed by a link) is left to the run."""
+    wrong = []
+    for name, value in scales.items():
+        maximum = BY_NAME[name].maximum if name in BY_NAME else GUIDANCE_SCALE_MAX
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            wrong.append(f"{name} is {value!r}: give a finite guidance scale (4.0, say)")
+        elif not 0.0 <= value <= maximum:
+            wrong.append(f"{name} must be in [0, {maximum:g}], got {value}")
+    return "; ".join(wrong) or True

@@ -69,7 +69,8 @@ class RunReporter:
         self.last_sent = now
         ledger = self.run.ledger
         self._send(EVENT_STEP, {"cells": [[i, ledger.steps[i].kind] for i in self.changed], "step": step,
-                                "model_calls": ledger.model_calls, "model_calls_full_cfg": ledger.model_calls_full_cfg})
+                                "model_calls": ledger.model_calls, "model_calls_cached": ledger.model_calls_cached,
+                                "model_calls_core": ledger.model_calls_core})
         self.changed = {}
 
     def finish(self, ledger: Ledger, seconds: float) -> None:

@@ -18,7 +18,12 @@ import torch
 
 from .guidance import extrapolate_in_sigma, model_output, per_sample
 
-GUIDED = "guided"  # the key of the guided result (for a whole cached call), beside the two branches
+
+
+def guided_at(scale: float) -> str:
+    """The key of the guided results at one guidance scale (for whole cached calls), beside the two branches':
+    results at different scales are different quantities, never carried into one another."""
+    return f"guided at {scale:g}"
 
 
 @dataclass
@@ -29,7 +34,7 @@ class NetworkOutput:
 
 
 class HeldOutputs:
-    """The network's latest two model outputs per branch, and of the guided result."""
+    """The network's latest two model outputs per branch, and of the guided result per guidance scale."""
 
     def __init__(self):
         self._history: dict[str, list[NetworkOutput]] = {}

@@ -29,10 +29,12 @@ class Truncation:
     reasons: tuple[str, ...]
     expert: Optional[str]
     scale: float  # the scale a guided call on this expert mixes at (cfg, or cfg_low_noise on the low-noise one)
+    core_calls: int  # what ComfyUI's CFGGuider would run for the call (plan.core_calls)
 
     def full(self, refreshed: str) -> CallPlan:
         """Full CFG after all, and why."""
-        return CallPlan(self.step, True, None, BOTH, self.scale, self.reasons, self.expert, refreshed=refreshed)
+        return CallPlan(self.step, True, None, BOTH, self.scale, self.reasons, self.expert, refreshed=refreshed,
+                        core_calls=self.core_calls)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class KeepOne:
     name: str
     branch: str  # the branch the network runs
     description: str  # for the keep input's tooltip
+    guided = False  # the sampler mixes its slots at scale 1
     learns_guidance = False
 
     @property
@@ -53,7 +56,8 @@ class KeepOne:
 
     def plan(self, call: Truncation, memory: Optional[GuidanceMemory] = None, refresh: float = 0.0,
              note: Optional[str] = None) -> CallPlan:
-        return CallPlan(call.step, False, self, (self.branch,), 1.0, call.reasons, call.expert, note=note)
+        return CallPlan(call.step, False, self, (self.branch,), 1.0, call.reasons, call.expert, note=note,
+                        core_calls=call.core_calls)
 
     def slots(self, plan: CallPlan, x: torch.Tensor, sigma: torch.Tensor, outputs: Sequence[torch.Tensor],
               memory: Optional[GuidanceMemory]) -> list:
@@ -70,6 +74,7 @@ class ReuseGuidance:
     description: str
     kind = "reuse"
     branch = POSITIVE
+    guided = True  # the sampler mixes its slots at the guidance scale
     learns_guidance = True
 
     def new_memory(self, track_drift: bool) -> Optional[GuidanceMemory]:
@@ -83,7 +88,7 @@ class ReuseGuidance:
         if memory.moved_beyond(refresh):
             return call.full(REFRESH_MOVED)
         return CallPlan(call.step, False, self, (POSITIVE,), call.scale, call.reasons, call.expert,
-                        reused_from=memory.latest.step)
+                        reused_from=memory.latest.step, core_calls=call.core_calls)
 
     def after_expert_switch(self, call: Truncation) -> CallPlan:
         """One Wan expert's guidance never guides the other: the first such call on the new expert runs full CFG."""

@@ -1,12 +1,17 @@
-"""The per-step record of one sampling run: what ran, what was cached, and what it saved.
+"""The per-step record of one sampling run: what ran, what was cached, and what the pack saved.
 
 Words, used the same way in the log line, the step strip, the events and the benchmarks:
 - a **model call** is one branch of CFG (the positive or the negative prompt) evaluated by the
-  network over the whole batch. ``model_calls`` counts those the network actually ran;
+  network over the whole batch. ``model_calls`` counts those the network actually ran (an extra
+  forward another node runs in the same sampler call, such as SkipLayerGuidanceDiT's, included);
   ``model_calls_cached`` those a step cache (core EasyCache or LazyCache) answered instead: **cached**
   calls, the one word for them.
+- ``model_calls_core`` is what ComfyUI's own CFGGuider would have run for the same sampler calls: one
+  model call at guidance scale 1 (it skips the negative branch itself), two otherwise, and the same
+  extra forwards. What the pack **saved** is that, less what it asked for (ran or cached): never the
+  saving of core's own cfg-1 skip, nor a cache's.
 - a **sampler call** is one call of the guided model by the sampler (several per step for heun,
-  dpmpp_2s_ancestral, ...). Full CFG costs two model calls per sampler call.
+  dpmpp_2s_ancestral, ...).
 """
 from __future__ import annotations
 
@@ -14,11 +19,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from .keep import ReuseGuidance
-from .plan import REFRESHED
+from .plan import CFG_ONE, REFRESHED
 
-MODEL_CALLS_PER_FULL_CFG_CALL = 2
-# A step's kind, as the step strip colours it, is its calls' (plan.py: full, refresh, or the keep mode's kind),
-# or this when a step cache answered every call of it.
+# A step's kind, as the step strip colours it, is its calls' (plan.py: full, refresh, cfg1, or the keep mode's
+# kind), or this when a step cache answered every call of it.
 CACHED = "cached"
 
 
@@ -27,15 +31,16 @@ class StepRecord:
     index: int
     sigma: float
     sampler_calls: int = 0
-    model_calls: int = 0  # branches the network ran in this step
-    model_calls_cached: int = 0  # branches the rules asked for that a step cache answered instead
+    model_calls: int = 0  # model calls the network ran in this step
+    model_calls_cached: int = 0  # model calls the plan asked for that a step cache answered instead
+    model_calls_core: int = 0  # what ComfyUI's CFGGuider would have run for this step's sampler calls
     full: Optional[bool] = None  # None until the sampler calls the model in this step
     planned: Optional[str] = None  # the kind of its latest call (plan.py)
     kept: Optional[str] = None  # on truncated steps: the keep mode's name
     reasons: tuple[str, ...] = ()  # the rules that truncated the step (or would have, on a refreshed one)
     reused_from: Optional[int] = None  # keep = reuse: the full step whose guidance this step reused
     refreshed: Optional[str] = None  # a step the rules truncate that ran full CFG anyway, and why
-    note: Optional[str] = None  # what happened instead of the usual (no guidance yet, a branch from a cache)
+    note: Optional[str] = None  # what happened instead of the usual (no guidance yet, a branch cached)
     expert: Optional[str] = None  # two-expert models: "high", "low", or "high+low" if its calls straddle
     relative_difference: Optional[float] = None  # |c - u| / |c|, batch mean, first full call of the step
     agreement: Optional[float] = None  # cosine(c, u), batch minimum, first full call of the step
@@ -58,6 +63,7 @@ class Ledger:
     steps: list[StepRecord]
     notes: list[str] = field(default_factory=list)
     adaptive_latched_at: Optional[int] = None  # the step at which an adaptive rule latched, as a record
+    not_finite_from: Optional[int] = None  # the first step whose output had a NaN or an infinity
 
     @classmethod
     def for_schedule(cls, schedule: list[float]) -> "Ledger":
@@ -76,9 +82,18 @@ class Ledger:
         return sum(s.model_calls_cached for s in self.steps)
 
     @property
-    def model_calls_full_cfg(self) -> int:
-        """What the same sampler calls cost with both branches run on every one."""
-        return MODEL_CALLS_PER_FULL_CFG_CALL * self.sampler_calls
+    def model_calls_core(self) -> int:
+        return sum(s.model_calls_core for s in self.steps)
+
+    @property
+    def model_calls_saved(self) -> int:
+        """What the pack saved: what core would have run, less what the pack asked for (ran or cached)."""
+        return self.model_calls_core - self.model_calls - self.model_calls_cached
+
+    @property
+    def nothing_to_skip(self) -> bool:
+        """Every sampler call was at scale 1, where core runs no negative branch: there was none to skip."""
+        return self.sampler_calls > 0 and all(s.planned == CFG_ONE for s in self.steps if s.sampler_calls)
 
     def steps_of_kind(self, *kinds: str) -> list[int]:
         return [s.index for s in self.steps if s.kind in kinds]
@@ -89,18 +104,22 @@ class Ledger:
 
     @property
     def saved_fraction(self) -> float:
-        total = self.model_calls_full_cfg
-        return 0.0 if total == 0 else 1.0 - self.model_calls / total
+        total = self.model_calls_core
+        return 0.0 if total == 0 else self.model_calls_saved / total
 
     def summary(self) -> str:
+        saved = f"{100.0 * self.saved_fraction:.1f} % saved"
+        if self.nothing_to_skip:
+            saved += "; at cfg 1 ComfyUI runs no negative branch, so there is none to skip"
         text = (f"{len(self.steps)} steps, {len(self.truncated_steps)} truncated, "
-                f"model calls {self.model_calls} / {self.model_calls_full_cfg} "
-                f"({100.0 * self.saved_fraction:.1f} % saved)")
+                f"model calls {self.model_calls} / {self.model_calls_core} ({saved})")
         reused, refreshed, cached = (self.steps_of_kind(k) for k in (ReuseGuidance.kind, REFRESHED, CACHED))
         if reused or refreshed:
             text += f", guidance reused on {len(reused)} steps, refreshed on {len(refreshed)}"
         if self.model_calls_cached:
             text += f", {self.model_calls_cached} model calls cached ({len(cached)} whole steps)"
+        if self.not_finite_from is not None:
+            text += f", output not finite from step {self.not_finite_from + 1}"
         return text
 
     def to_dict(self) -> dict:
@@ -108,10 +127,13 @@ class Ledger:
             "steps": [s.to_dict() for s in self.steps],
             "notes": list(self.notes),
             "adaptive_latched_at": self.adaptive_latched_at,
+            "not_finite_from": self.not_finite_from,
             "sampler_calls": self.sampler_calls,
             "model_calls": self.model_calls,
             "model_calls_cached": self.model_calls_cached,
-            "model_calls_full_cfg": self.model_calls_full_cfg,
+            "model_calls_core": self.model_calls_core,
+            "model_calls_saved": self.model_calls_saved,
+            "nothing_to_skip": self.nothing_to_skip,
             "truncated_steps": self.truncated_steps,
             "saved_fraction": self.saved_fraction,
         }

@@ -151,10 +151,11 @@ INPUTS = (
         accepts=lambda v: v in (CACHE_COORDINATE, CACHE_INDEPENDENT),
         allowed=f"one of {CACHE_COORDINATE}, {CACHE_INDEPENDENT}",
         tooltip=("With a step cache on the model (ComfyUI's EasyCache or LazyCache node, before or after this one). "
-                 "coordinate: every full-CFG step runs at the network, so guidance is always measured fresh and reuse "
-                 "never takes it from a cached output; the cache skips the steps in between. independent: the cache "
-                 "decides alone (full steps it skips keep the previous guidance). Does nothing without a step "
-                 "cache.")),
+                 "coordinate: the cache decides which calls it answers, as it would alone, except the full-CFG steps "
+                 "the pack learns from (keep reuse, the adaptive rules), which always run at the network; the calls "
+                 "it answers get the network's latest outputs carried forward, closer to full CFG's picture than "
+                 "the cache's own answer. independent: the cache decides and answers alone. Does nothing without a "
+                 "step cache.")),
 )
 BY_NAME = {row.name: row for row in INPUTS}
 OFF = {row.name: row.off for row in INPUTS}

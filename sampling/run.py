@@ -6,20 +6,27 @@ one model), whether the run finishes, is interrupted or fails.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Collection, Optional, Sequence
 
 import torch
 
 from .experts import LOW_NOISE, expert_for_sigma
 from .guidance import agreement, difference_norm, relative_change
-from .held import GUIDED, HeldOutputs
+from .held import HeldOutputs, guided_at
 from .keep import KeepMode, Truncation
 from .ledger import Ledger
-from .plan import BOTH, CallPlan
+from .plan import BOTH, CallPlan, core_calls
 from .policy import TruncationPolicy
 from .schedule import schedule_values, step_count, step_of_sigma
 
 MIXED_EXPERTS = "high+low"
+
+
+def held_key(plan: CallPlan) -> str:
+    """What a whole cached call is answered from: a call that keeps one branch at scale 1 is that branch's own
+    output; a guided one (full CFG, reuse) the guided outputs of calls at the same scale, never of another."""
+    return plan.branches[0] if not plan.full and not plan.keep.guided else guided_at(plan.scale)
 
 
 class TruncationRun:
@@ -38,26 +45,40 @@ class TruncationRun:
         self.latched_at: Optional[int] = None  # the step at which an adaptive rule latched
         self.held = HeldOutputs() if coordinating else None
         self._network_expert: Optional[tuple] = None  # (expert,) of the latest call the network ran
+        self.branches_ran: set[str] = set()  # the branches the network has run in this run
         self._peak: Optional[torch.Tensor] = None  # per sample, the largest guidance difference so far
         self._diagnostics: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._finite: dict[int, list[torch.Tensor]] = {}  # per step, whether each call's output was finite
         n = step_count(self.schedule)
         if n > 0 and policy.cfg_truncate_steps > n:
             self.ledger.notes.append(
                 f"cfg_truncate_steps = {policy.cfg_truncate_steps} is more than the {n} steps of this "
                 f"schedule: every step is truncated")
 
-    def plan(self, sigma: float, cfg: float) -> CallPlan:
-        """The plan for a sampler call at ``sigma``; ``cfg`` is the sampler's guidance scale."""
+    def plan(self, sigma: float, cfg: float, skips_negative_at_1: bool = True) -> CallPlan:
+        """The plan for a sampler call at ``sigma``; ``cfg`` is the sampler's guidance scale;
+        ``skips_negative_at_1``: ComfyUI runs the positive branch alone at scale 1 for this call (unless
+        ``disable_cfg1_optimization`` is set)."""
         sigma = float(sigma)
         step = step_of_sigma(self.schedule, sigma)
         expert = None if self.boundary is None else expert_for_sigma(sigma, self.boundary)
         scale = self.policy.cfg_low_noise if expert == LOW_NOISE and self.policy.cfg_low_noise > 0.0 else cfg
+        calls = core_calls(scale, skips_negative_at_1)
         reasons = self.policy.static_reasons(step, self.schedule)
         if self.latched_at is not None and step > self.latched_at:
             reasons += ("adaptive",)
         if not reasons:
-            return CallPlan(step, True, None, BOTH, scale, (), expert)
-        return self.keep.plan(Truncation(step, reasons, expert, scale), self.memory, self.policy.reuse_refresh)
+            return CallPlan(step, True, None, BOTH[:calls], scale, (), expert, core_calls=calls)
+        return self.keep.plan(Truncation(step, reasons, expert, scale, calls), self.memory, self.policy.reuse_refresh)
+
+    @staticmethod
+    def at_cfg(plan: CallPlan, cfg: float, skips_negative_at_1: bool = True) -> CallPlan:
+        """The plan at the guidance scale another node set for this call (core's CFGOverride sets the guider's
+        cfg in its sigma range): a guided call mixes at that scale, and what core would run follows it."""
+        calls = core_calls(cfg, skips_negative_at_1)
+        if plan.full:
+            return replace(plan, scale=cfg, core_calls=calls, branches=BOTH[:calls])
+        return replace(plan, scale=cfg if plan.keep.guided else plan.scale, core_calls=calls)
 
     def complete(self, plan: CallPlan, x: torch.Tensor, sigma: torch.Tensor, outputs: Sequence[torch.Tensor],
                  ran: Collection[str], cached: Collection[str] = ()) -> list:
@@ -70,6 +91,7 @@ class TruncationRun:
         self._account(plan, ran, cached)
         if ran:
             self._network_expert = (plan.expert,)
+            self.branches_ran.update(ran)
         if self.held is not None:
             outputs = self._hold(plan, x, sigma, list(outputs), ran, cached)
         with torch.no_grad():  # some samplers (uni_pc) run with grad enabled; what is kept must hold no graph
@@ -94,28 +116,52 @@ class TruncationRun:
         """Whether the run coordinates with a step cache on the model (``held.py``)."""
         return self.held is not None
 
+    @property
+    def learns_from_full_calls(self) -> bool:
+        """Whether a full-CFG call teaches the run something: guidance to reuse, or an adaptive rule's measure."""
+        return self.keep.learns_guidance or self.policy.adaptive
+
     def must_reach_network(self, plan: CallPlan) -> bool:
-        """Coordinating: a full-CFG call, or the first call on an expert, is one no cache may answer."""
-        return self.coordinating and (plan.full or self._network_expert != (plan.expert,))
+        """Coordinating: a call whose outputs the run needs from the network, so that no cache may answer it: a
+        full-CFG call it learns from, and the first call on an expert (nothing held from it yet). Any other
+        call the cache decides on as it would without the pack."""
+        if not self.coordinating:
+            return False
+        return (plan.full and self.learns_from_full_calls) or self._network_expert != (plan.expert,)
 
     def guided(self, plan: CallPlan, x: torch.Tensor, sigma: torch.Tensor, guided_x0: torch.Tensor,
                call_cached: bool) -> torch.Tensor:
         """The guided x0 prediction the sampler gets for the call. ``call_cached``: a step cache between the pack
         and the guider answered the whole call with ``guided_x0``, and nothing reached the network; coordinating,
-        such a call gets the latest guided output held instead (``held.py``)."""
+        such a call gets the latest held output of its own kind instead (``held.py``)."""
+        key = held_key(plan)
         if not call_cached:
-            if self.held is not None:
-                self.held.keep(GUIDED, x, sigma, guided_x0, plan.expert)
-            return guided_x0
+            if self.held is not None and key == guided_at(plan.scale):
+                self.held.keep(key, x, sigma, guided_x0, plan.expert)
+            return self._checked(plan, guided_x0)
         self._account(plan, (), plan.branches)
-        held = None if self.held is None else self.held.estimate(GUIDED, x, sigma, guided_x0, plan.expert)
-        return guided_x0 if held is None else held
+        held = None if self.held is None else self.held.estimate(key, x, sigma, guided_x0, plan.expert)
+        return self._checked(plan, guided_x0 if held is None else held)
+
+    def extra_model_calls(self, plan: CallPlan, count: int) -> None:
+        """Forwards another node ran in the sampler call beyond the plan's (SkipLayerGuidanceDiT's): core runs
+        them too."""
+        rec = self.ledger.steps[plan.step]
+        rec.model_calls += count
+        rec.model_calls_core += count
+
+    def _checked(self, plan: CallPlan, output: torch.Tensor) -> torch.Tensor:
+        """Notes whether the output is finite, without waiting for the device (read back at the end)."""
+        with torch.no_grad():
+            self._finite.setdefault(plan.step, []).append(torch.isfinite(output).all())
+        return output
 
     def _account(self, plan: CallPlan, ran: Collection[str], cached: Collection[str]) -> None:
         rec = self.ledger.steps[plan.step]
         rec.sampler_calls += 1
         rec.model_calls += len(ran)
         rec.model_calls_cached += len(cached)
+        rec.model_calls_core += plan.core_calls
         rec.full = plan.full
         rec.planned = plan.kind
         rec.kept = None if plan.keep is None else plan.keep.name
@@ -165,4 +211,7 @@ class TruncationRun:
             rec.relative_difference = float(rel.mean())
             rec.agreement = float(agree.min())
         self._diagnostics.clear()
+        self.ledger.not_finite_from = next((step for step, flags in sorted(self._finite.items())
+                                            if not all(bool(f) for f in flags)), None)
+        self._finite.clear()
         return self.ledger

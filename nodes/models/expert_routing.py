@@ -1,22 +1,28 @@
 """Routes the calls of Wan 2.2 A14B's two experts, combined as one MODEL, to an expert by their sigma.
 
-The combined model is a clone of the high-noise expert with a DIFFUSION_MODEL wrapper: calls at
-sigma >= boundary run the high-noise network, the others the low-noise one. The routing is kept on
-the model patcher under a named attachment, where the truncation controller finds the boundary. ComfyUI's sampler
-loads the high-noise expert as usual; the low-noise one is asked of ComfyUI's model management
-when the first call reaches it, which may offload the high-noise one. Both are never forced onto
-the device together. One sampler pass, so a multistep solver keeps its history across the switch.
+The combined model is a clone of the high-noise expert whose call-level options went into the experts' own
+chains (``expert_chain.py``), with two wrappers: OUTER_SAMPLE runs each chain's own sampling-run wrappers around
+the pass, and the innermost PREDICT_NOISE wrapper sends each sampler call through the chain of its expert:
+calls at sigma >= boundary to the high-noise one, the others to the low-noise one, each with its own patches,
+wrappers, hooks and step caches, and with what the nodes after the Experts node added. The routing is kept on
+the model patcher under a named attachment, where the truncation controller finds the boundary. ComfyUI's
+sampler loads the high-noise expert as usual; the low-noise one is asked of ComfyUI's model management when the
+first call reaches it, which may offload the high-noise one. Both are never forced onto the device together.
+One sampler pass, so a multistep solver keeps its history across the switch.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Optional
 
 import comfy.model_management
 import comfy.patcher_extension
 
-from ...sampling.experts import HIGH_NOISE, expert_for_sigma, resolve_boundary
+from ...sampling.experts import HIGH_NOISE, LOW_NOISE, expert_for_sigma, resolve_boundary
 from ...sampling.families import TASKS, wan_a14b_task
+from ..wrapper_order import order_wrappers
+from .expert_chain import CALL_OPTIONS, CHAIN_WRAPPERS, WrappersMP, ExpertChain
 from .files import architecture_name
 
 ROUTING_KEY = "truncated_cfg_experts"  # the wrapper's key and the attachment's
@@ -48,52 +54,70 @@ def check_pair(high: dict, low: dict) -> None:
 
 
 class ExpertRouting:
-    """Routes diffusion-model calls between the two experts."""
+    """Routes each sampler call to its expert's chain."""
 
-    def __init__(self, low_noise, boundary: float):
+    def __init__(self, high_noise, low_noise, boundary: float):
+        self.chains = {HIGH_NOISE: ExpertChain(HIGH_NOISE, high_noise), LOW_NOISE: ExpertChain(LOW_NOISE, low_noise)}
         self.low_noise = low_noise
         self.boundary = boundary
+        self._low_noise_running = False  # its patcher prepared for this run's calls, as a sampler prepares its own
 
     def expert_of(self, sigma: float) -> str:
         return expert_for_sigma(sigma, self.boundary)
 
-    def route(self, executor, x, timestep, context, clip_fea=None, time_dim_concat=None, transformer_options=None,
-              **kwargs):
-        transformer_options = {} if transformer_options is None else transformer_options
-        sigmas = transformer_options.get("sigmas")
-        if sigmas is None:
-            raise RuntimeError("Wan A14B Experts: the call carries no sigma (transformer_options['sigmas']); "
-                               "it must come from a ComfyUI sampler")
-        if self.expert_of(float(sigmas.flatten()[0])) == HIGH_NOISE:
-            return executor(x, timestep, context, clip_fea, time_dim_concat, transformer_options, **kwargs)
-        self._load_low_noise()
-        return self.low_noise.model.diffusion_model(x, timestep, context, clip_fea=clip_fea,
-                                                    time_dim_concat=time_dim_concat,
-                                                    transformer_options=inner_to_routing(transformer_options),
-                                                    **kwargs)
+    def outer_sample(self, executor, *args, **kwargs):
+        """Each chain's own OUTER_SAMPLE wrappers (its step cache's set-up) around the pass, high-noise outermost."""
+        guider = executor.class_obj
+        order_wrappers(guider.model_options.setdefault("transformer_options", {}).setdefault("wrappers", {}),
+                       WrappersMP.PREDICT_NOISE, last=(ROUTING_KEY,))
+        ignored = self.chains[LOW_NOISE].not_honoured()
+        if ignored:
+            log.warning("[Truncated CFG] Wan A14B Experts: the low-noise model's %s act on a whole sampler run, and "
+                        "one pass runs on the high-noise model's: they do nothing here; put them after the Experts "
+                        "node to act on both experts", ", ".join(ignored))
+        chains = list(self.chains.values())
+        for chain in chains:
+            chain.start(guider)
+
+        def inside(remaining, *args, **kwargs):
+            if not remaining:
+                return executor(*args, **kwargs)
+            own = remaining[0].guider
+            wrappers = comfy.patcher_extension.get_all_wrappers(WrappersMP.OUTER_SAMPLE, own.model_options,
+                                                                is_model_options=True)
+            return comfy.patcher_extension.WrapperExecutor.new_class_executor(
+                functools.partial(inside, remaining[1:]), own, wrappers).execute(*args, **kwargs)
+
+        try:
+            return inside(chains, *args, **kwargs)
+        finally:
+            for chain in chains:
+                chain.stop()
+            if self._low_noise_running:
+                self.low_noise.cleanup()
+                self._low_noise_running = False
+
+    def predict_noise(self, executor, x, timestep, model_options, seed=None):
+        guider = executor.class_obj
+        expert = self.expert_of(float(timestep.flatten()[0]))
+        chain = self.chains[expert]
+        if chain.guider is None:
+            raise RuntimeError("Wan A14B Experts: a call outside a sampler run; sample the combined model with a "
+                               "ComfyUI sampler node")
+        if expert == HIGH_NOISE:
+            inner = guider.inner_model
+        else:
+            self._load_low_noise()
+            inner = self.low_noise.model
+        return chain.predict_noise(guider, inner, x, timestep, chain.call_options(model_options), seed)
 
     def _load_low_noise(self) -> None:
-        if any(m is self.low_noise for m in comfy.model_management.loaded_models()):
-            return
-        # ComfyUI frees what it needs for this, which may offload the high-noise expert.
-        comfy.model_management.load_models_gpu([self.low_noise])
-
-
-def inner_to_routing(transformer_options: dict) -> dict:
-    """The options for the low-noise network: only the DIFFUSION_MODEL wrappers nested inside this routing.
-
-    ComfyUI nests wrappers in the order of their keys, so those before the routing's key have already
-    run for this call (a step cache among them must not see it twice) and the routing itself would
-    call itself.
-    """
-    options = dict(transformer_options)
-    wrappers = dict(options.get("wrappers", {}))
-    kinds = wrappers.get(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, {})
-    keys = list(kinds)
-    inner = keys[keys.index(ROUTING_KEY) + 1:] if ROUTING_KEY in kinds else keys
-    wrappers[comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL] = {key: kinds[key] for key in inner}
-    options["wrappers"] = wrappers
-    return options
+        if not any(m is self.low_noise for m in comfy.model_management.loaded_models()):
+            # ComfyUI frees what it needs for this, which may offload the high-noise expert.
+            comfy.model_management.load_models_gpu([self.low_noise])
+        if not self._low_noise_running:
+            self.low_noise.pre_run()
+            self._low_noise_running = True
 
 
 def experts_of(model_patcher) -> Optional[ExpertRouting]:
@@ -106,10 +130,15 @@ def combine_experts(high_noise, low_noise, task: str, boundary: float = 0.0):
     boundary = resolve_boundary(task, boundary)
     shape = check_wan_a14b(high_noise.model.model_config, "high_noise_model", task)
     check_pair(shape, check_wan_a14b(low_noise.model.model_config, "low_noise_model", task))
+    routing = ExpertRouting(high_noise, low_noise, boundary)
     combined = high_noise.clone()
-    combined.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, ROUTING_KEY)
-    routing = ExpertRouting(low_noise, boundary)
-    combined.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, ROUTING_KEY, routing.route)
+    for key in CALL_OPTIONS:
+        combined.model_options.pop(key, None)
+    combined.model_options["transformer_options"] = {}
+    for kind in CHAIN_WRAPPERS:
+        combined.wrappers.pop(kind, None)
+    combined.add_wrapper_with_key(WrappersMP.OUTER_SAMPLE, ROUTING_KEY, routing.outer_sample)
+    combined.add_wrapper_with_key(WrappersMP.PREDICT_NOISE, ROUTING_KEY, routing.predict_noise)
     combined.set_attachments(ROUTING_KEY, routing)
     log.info("[Truncated CFG] Wan A14B %s experts combined: sigma >= %.3f high-noise, below low-noise",
              task, boundary)

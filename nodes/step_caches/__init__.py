@@ -15,7 +15,7 @@ import pkgutil
 from typing import Optional
 
 from .adapter import HOLDER_KEY, StepCache, StepCacheAdapter, wrappers_with_key
-from .forward_caches import forward_caches_of
+from .forward_caches import forward_cache_warnings, forward_caches_of
 
 ADAPTERS: tuple[StepCacheAdapter, ...] = tuple(
     module.ADAPTER for module in (importlib.import_module(f"{__name__}.{info.name}") for info in
@@ -52,4 +52,4 @@ def notices(transformer_options: dict) -> list[str]:
     return found
 
 
-__all__ = ["ADAPTERS", "StepCache", "forward_caches_of", "notices", "step_cache_of"]
+__all__ = ["ADAPTERS", "StepCache", "forward_cache_warnings", "forward_caches_of", "notices", "step_cache_of"]

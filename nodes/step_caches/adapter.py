@@ -2,20 +2,23 @@
 
 Core's caches skip a call while their accumulated estimate of the output's change,
 ``cumulative_change_rate``, stays below their ``reuse_threshold``, and restart the estimate at every call
-they compute. The pack makes a cache compute a call by starting that call with the estimate past the
-threshold.
+they compute; they decide only while the call's sigma lies in their window (``end_t < sigma <= start_t``,
+from the node's start and end percent). The pack makes a cache compute a call by starting that call with
+the estimate past the threshold, inside the window only (outside it the cache computes every call anyway),
+and puts the estimate back after the call if the cache did not use it, so that the mark never outlives the
+call it was for.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import comfy.patcher_extension
 
 HOLDER_KEY = "easycache"  # where core EasyCache and LazyCache keep their holder in transformer_options
 # The holder fields every core cache has and the pack reads or writes.
-COMMON_FIELDS = ("cumulative_change_rate",)
+COMMON_FIELDS = ("cumulative_change_rate", "start_t", "end_t")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class StepCache:
     def __init__(self, adapter: StepCacheAdapter, holder):
         self.adapter = adapter
         self.holder = holder
+        self._saved: Optional[float] = None  # the estimate before the pack marked the call under way
 
     @property
     def name(self) -> str:
@@ -59,7 +63,18 @@ class StepCache:
             self.holder.first_cond_uuid = uuid
             self.holder.initial_step = False
 
+    def in_window(self, sigma: float) -> bool:
+        return self.holder.end_t < sigma <= self.holder.start_t
+
     def compute(self, sigma: float) -> None:
-        """Make the cache compute the call at ``sigma`` by its own rule: its change estimate starts past its
-        threshold (it then restarts the estimate, as after any call it computes)."""
-        self.holder.cumulative_change_rate = math.inf
+        """Make the cache compute the call at ``sigma`` by its own rule; undone by ``release``."""
+        if self._saved is None and self.in_window(sigma):
+            self._saved = self.holder.cumulative_change_rate
+            self.holder.cumulative_change_rate = math.inf
+
+    def release(self) -> None:
+        """After the call: the estimate as it was, if the cache did not restart it (it computed before it could
+        decide, or the call did not carry the branch it watches)."""
+        if self._saved is not None and self.holder.cumulative_change_rate == math.inf:
+            self.holder.cumulative_change_rate = self._saved
+        self._saved = None

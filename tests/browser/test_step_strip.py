@@ -83,7 +83,7 @@ def test_the_strip_updates_during_the_run_and_ends_at_the_ledger(page, finished)
     assert live == sorted(live), "cells filled in step by step"
     assert state["steps"] == STEPS
     assert state["cells"] == ["full"] * 3 + ["cond"] * 5  # cfg_truncate_steps 5 of 8, keep cond
-    assert (state["modelCalls"], state["modelCallsFull"]) == (11, 16)
+    assert (state["modelCalls"], state["modelCallsCore"]) == (11, 16)
     assert f"[Truncated CFG] {STEPS} steps, 5 truncated, model calls 11 / 16" in log
     assert state["seconds"] > 0
     assert state["switchStep"] is not None and 0 <= state["switchStep"] <= STEPS  # the Wan expert boundary
@@ -98,7 +98,7 @@ def test_every_step_event_counts_the_call_it_follows(page, finished):
     assert events, "no step event arrived"
     first = events[0]
     assert first["cells"][0] == [0, "full"]
-    assert (first["model_calls"], first["model_calls_full_cfg"]) == (2, 2)  # step 0's full call, just made
+    assert (first["model_calls"], first["model_calls_core"]) == (2, 2)  # step 0's full call, just made
     assert all(e["model_calls"] > 0 for e in events)
 
 

@@ -195,4 +195,4 @@ def test_each_blueprint_added_from_the_node_search_runs_and_fills_its_strip(page
     path = node_path(page, "TruncatedCFGGuider")
     state = run_and_wait(page, path)
     assert state["outcome"] == "finished" and state["steps"] == STEPS
-    assert all(state["cells"]) and state["modelCalls"] < state["modelCallsFull"]
+    assert all(state["cells"]) and state["modelCalls"] < state["modelCallsCore"]

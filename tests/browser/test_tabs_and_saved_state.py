@@ -53,7 +53,8 @@ def with_saved_strip(strip):
 
 
 GOOD = {"version": 3, "promptId": "p", "steps": 3, "cells": ["full", "reuse", None], "current": -1,
-        "switchStep": None, "modelCalls": 3, "modelCallsFull": 4, "seconds": 1.5, "relDiff": [[0, 0.2]],
+        "switchStep": None, "modelCalls": 3, "modelCallsCached": 0, "modelCallsCore": 4, "nothingToSkip": False,
+        "notFiniteFrom": None, "seconds": 1.5, "relDiff": [[0, 0.2]],
         "done": True, "outcome": "finished", "message": "", "lastStep": 1}
 BAD = {
     "an older pack's": {"steps": 3, "cells": ["full", "cond", "cond"], "branches": 4, "branchesFull": 6},

@@ -110,3 +110,38 @@ def test_an_unknown_choice_through_the_api_fails_the_node_with_the_choices_named
     failure = next(data for kind, data in result["status"]["messages"] if kind == "execution_error")
     assert failure["node_type"] == "TruncatedCFGModelPatch"
     assert f"keep must be one of {', '.join(KEEP_MODES)}, got 'both'" in failure["exception_message"]
+
+
+def guider_graph(cfg, seed: int = 11) -> dict:
+    return {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "wan_tiny.safetensors", "weight_dtype": "default"}},
+        "2": {"class_type": "TCFGTestWanConditioning", "inputs": {"seed": 1}},
+        "3": {"class_type": "TCFGTestWanConditioning", "inputs": {"seed": 2}},
+        "4": {"class_type": "TruncatedCFGGuider", "inputs": {
+            "model": ["1", 0], "positive": ["2", 0], "negative": ["3", 0], "cfg": cfg, "cfg_truncate_steps": 1,
+            "cfg_trunc_ratio": 1.0, "keep": "cond"}},
+        "5": {"class_type": "RandomNoise", "inputs": {"noise_seed": seed}},
+        "6": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
+        "7": {"class_type": "BasicScheduler", "inputs": {"model": ["1", 0], "scheduler": "simple", "steps": 3,
+                                                         "denoise": 1.0}},
+        "8": {"class_type": "EmptyHunyuanLatentVideo", "inputs": {"width": 32, "height": 32, "length": 1,
+                                                                  "batch_size": 1}},
+        "9": {"class_type": "SamplerCustomAdvanced", "inputs": {"noise": ["5", 0], "guider": ["4", 0],
+                                                                "sampler": ["6", 0], "sigmas": ["7", 0],
+                                                                "latent_image": ["8", 0]}},
+        "10": {"class_type": "SaveLatent", "inputs": {"samples": ["9", 0], "filename_prefix": "tcfg_guider"}},
+    }
+
+
+@pytest.mark.parametrize("cfg", [float("nan"), float("inf"), 250.0])
+def test_a_guidance_scale_that_is_not_a_number_or_out_of_range_is_refused_by_name_before_anything_runs(server, cfg):
+    status, answer = server.post("/prompt", {"prompt": guider_graph(cfg)})
+    assert status == 400, answer
+    errors = json.dumps(answer["node_errors"]["4"])
+    assert "cfg" in errors and ("finite" in errors or "must be in [0, 100]" in errors), errors
+
+
+def test_the_guider_graph_runs_with_a_good_scale(server):
+    status, answer = server.post("/prompt", {"prompt": guider_graph(4.0)})
+    assert status == 200 and not answer.get("node_errors"), answer
+    assert server.wait_for(answer["prompt_id"])["status"]["status_str"] == "success"

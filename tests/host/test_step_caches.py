@@ -107,13 +107,43 @@ def test_coordinating_every_full_step_runs_at_the_network_and_the_cache_serves_b
 
 
 @pytest.mark.parametrize("name", sorted(CACHES))
-def test_without_truncation_coordinating_is_core_cfg_guider_without_the_cache(wan_model, wan_conds, name):
-    """Every call is full CFG, so the cache is asked to compute each one: the picture full CFG makes."""
+def test_without_truncation_independent_is_core_cfg_guider_with_the_cache_bit_for_bit(wan_model, wan_conds, name):
     sigmas = schedule(wan_model, STEPS)
-    expected = sample_custom_advanced(core_guider(wan_model, *wan_conds, CFG), "euler", 1, sigmas)
-    guider = truncated_guider(with_cache(wan_model, name), wan_conds)
+    cached = with_cache(wan_model, name)
+    expected = sample_custom_advanced(core_guider(cached, *wan_conds, CFG), "euler", 1, sigmas)
+    guider = truncated_guider(cached, wan_conds, step_cache="independent")
     assert torch.equal(sample_custom_advanced(guider, "euler", 1, sigmas), expected)
-    assert guider.controller.last_ledger.model_calls_cached == 0
+    assert guider.controller.last_ledger.model_calls_cached > 0
+
+
+@pytest.mark.parametrize("start", [0.0, 0.5])
+@pytest.mark.parametrize("name", sorted(CACHES))
+def test_coordinating_forces_only_the_calls_it_learns_from_and_no_mark_outlives_its_call(wan_model, wan_conds, name,
+                                                                                        start):
+    """keep cond and no adaptive rule: the cache decides every call but the run's first (nothing held yet); with
+    reuse, the full calls are forced too. A call sees the cache's estimate past its threshold only where it is
+    forced and inside the cache's window, never because an earlier call's mark was left behind."""
+    entries = []
+
+    def spy(executor, *args, **kwargs):
+        holder = executor.class_obj.model_options["transformer_options"]["easycache"]
+        entries.append((float(args[1].flatten()[0]), holder.cumulative_change_rate == float("inf"), holder.start_t))
+        return executor(*args, **kwargs)
+
+    spied = wan_model.clone()  # the spy before the cache node, so that it sees what LazyCache will decide on
+    spied.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREDICT_NOISE, "spy", spy)
+    cached = with_step_cache(spied, StepCacheSetting(name, 3.0, start, 1.0))
+    for policy in (dict(cfg_truncate_steps=3), EVERY_2):
+        entries.clear()
+        guider = truncated_guider(cached, wan_conds, **policy)
+        sample_custom_advanced(guider, "euler", 1, schedule(wan_model, STEPS))
+        ledger = guider.controller.last_ledger
+        forced = {0} | ({s.index for s in ledger.steps if s.full} if "keep" in policy else set())
+        marked = {i for i, (sigma, inf, start_t) in enumerate(entries) if inf}
+        in_window = {i for i, (sigma, inf, start_t) in enumerate(entries) if sigma <= start_t}
+        assert marked == forced & in_window, (policy, marked, forced, in_window)
+        if "keep" not in policy and start == 0.0:
+            assert any(s.full and s.model_calls_cached for s in ledger.steps), "no full step cached"
 
 
 def sigma_window_at_step(model, step):
@@ -157,18 +187,28 @@ def test_a_step_cache_on_the_two_expert_model_sees_each_call_once_and_the_ledger
 
 @pytest.mark.parametrize("pack, keys", [("TeaCache", ("rel_l1_thresh", "coefficients")),
                                         ("MagCache", ("magcache_thresh", "mag_ratios"))])
-def test_a_forward_cache_with_a_rule_that_resumes_guidance_is_warned_once_per_run(wan_model, wan_conds, caplog,
-                                                                                  pack, keys):
+def test_a_forward_cache_is_warned_about_once_per_run_where_its_rules_meet_it(wan_model, wan_conds, caplog, pack, keys):
     """TeaCache and MagCache cannot be installed here: their settings in transformer_options are what the pack
-    recognises them by (read from their source), so the test puts those there."""
+    recognises them by (read from their source), so the test puts those there. Both can answer a full step's
+    negative branch from steps back, which matters with rules that run full CFG again after truncated steps;
+    MagCache's parity-keyed variants are thrown off by any one-branch step."""
     marked = wan_model.clone()
     for key in keys:
         marked.model_options["transformer_options"][key] = 0.1
-    with caplog.at_level(logging.WARNING):
-        ksampler(patched_model(marked, **EVERY_2), wan_conds, 1, steps=4)
-        ksampler(patched_model(marked, cfg_truncate_steps=2), wan_conds, 1, steps=4)
-    warnings = [r.getMessage() for r in caplog.records if pack in r.getMessage()]
-    assert len(warnings) == 1 and "cfg_every" in warnings[0] and "cfg_truncate_steps" in warnings[0]
+    runs = {}
+    for label, policy in (("every 2", EVERY_2), ("last 2", dict(cfg_truncate_steps=2)), ("off", {})):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            ksampler(patched_model(marked, **policy), wan_conds, 1, steps=4)
+        runs[label] = [r.getMessage() for r in caplog.records if pack in r.getMessage()]
+    assert len([w for w in runs["every 2"] if "several steps back" in w and "cfg_every" in w]) == 1
+    assert not [w for w in runs["last 2"] if "several steps back" in w]
+    parity = {label: [w for w in found if "parity" in w] for label, found in runs.items()}
+    assert parity == ({"every 2": parity["every 2"], "last 2": parity["last 2"], "off": []} if pack == "MagCache"
+                      else {"every 2": [], "last 2": [], "off": []})
+    if pack == "MagCache":
+        assert len(parity["every 2"]) == len(parity["last 2"]) == 1
+    assert runs["off"] == []
 
 
 @pytest.mark.parametrize("placement", ["cache first", "patch first"])

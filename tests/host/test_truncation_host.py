@@ -38,7 +38,7 @@ def test_guider_with_every_rule_off_equals_cfgguider_bit_for_bit(wan_model, wan_
     assert torch.equal(got, expected)
     ledger = guider.controller.last_ledger
     assert ledger.truncated_steps == []
-    assert sum(rows) == ledger.model_calls * batch == ledger.model_calls_full_cfg * batch
+    assert sum(rows) == ledger.model_calls * batch == ledger.model_calls_core * batch
 
 
 @pytest.mark.parametrize("batch", [1, 2])
@@ -60,7 +60,7 @@ def test_truncated_steps_equal_core_cfg1_steps_bit_for_bit(wan_model, wan_conds,
     assert torch.equal(got, expected)
     ledger = guider.controller.last_ledger
     assert ledger.truncated_steps == [5, 6, 7]
-    assert sum(rows) == ledger.model_calls * batch < ledger.model_calls_full_cfg * batch
+    assert sum(rows) == ledger.model_calls * batch < ledger.model_calls_core * batch
     assert all(s.model_calls == s.sampler_calls for s in ledger.steps if s.index >= 5)
 
 

@@ -44,7 +44,7 @@ def test_workflow_runs_and_truncates_the_expected_steps(server, name):
     result = run(server, shrink(load_api(name), STEPS))
     assert result.status == "success"
     assert (result.steps, result.truncated) == (STEPS, EXPECTED[name])
-    assert result.model_calls < result.model_calls_full and result.sampling_seconds > 0
+    assert result.model_calls < result.model_calls_core and result.sampling_seconds > 0
     # Each truncated step either reused the guidance or came whole from the cache (never a full step).
     assert (result.reused + result.cached_steps, result.refreshed) == ((6, 1) if "reuse" in name else (0, 0))
     # Every planned branch either ran or came from the cache: two a full step, one a truncated one.

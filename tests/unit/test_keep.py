@@ -8,7 +8,7 @@ import torch
 from devtools.host import PACK_ROOT
 from sampling.keep import KEEP_MODES, keep_mode, kinds
 from sampling.ledger import CACHED
-from sampling.plan import BOTH, FULL, NEGATIVE, POSITIVE, REFRESHED
+from sampling.plan import BOTH, CFG_ONE, FULL, NEGATIVE, POSITIVE, REFRESHED
 from sampling.policy import TruncationPolicy
 from sampling.rules import BY_NAME
 from sampling.run import TruncationRun
@@ -22,7 +22,7 @@ def js_table(name: str) -> str:
 
 
 def test_the_strip_has_a_colour_and_a_legend_word_for_every_kind_a_step_can_have():
-    step_kinds = kinds() | {FULL, REFRESHED, CACHED}
+    step_kinds = kinds() | {FULL, REFRESHED, CFG_ONE, CACHED}
     colours = set(re.findall(r"(\w+): \"#[0-9a-fA-F]{6}\"", js_table("COLORS"))) - {"empty"}
     legend = dict(re.findall(r'\["(\w+)", "([^"]+)"\]', js_table("LEGEND")))
     assert colours == step_kinds

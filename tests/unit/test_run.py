@@ -72,7 +72,7 @@ def test_ledger_counts_sampler_calls_model_calls_and_savings():
         full_call(run, sigma, c, c * 0.5)
     ledger = run.finish()
     assert ledger.truncated_steps == [3, 4] and [s.index for s in ledger.steps if s.full] == [0, 1, 2]
-    assert (ledger.sampler_calls, ledger.model_calls, ledger.model_calls_full_cfg) == (5, 8, 10)
+    assert (ledger.sampler_calls, ledger.model_calls, ledger.model_calls_core) == (5, 8, 10)
     assert ledger.saved_fraction == pytest.approx(0.2)
     assert [s.kept for s in ledger.steps] == [None, None, None, "uncond", "uncond"]
     assert ledger.steps[0].relative_difference == pytest.approx(0.5, rel=1e-6)
@@ -210,8 +210,8 @@ def test_a_call_a_step_cache_answered_whole_counts_no_model_call_and_shows_as_ca
     ledger = run.finish()
     step = ledger.steps[1]
     assert (step.sampler_calls, step.model_calls, step.model_calls_cached, step.kind) == (1, 0, 2, "cached")
-    assert (ledger.model_calls, ledger.model_calls_full_cfg, ledger.steps_of_kind("cached")) == (2, 4, [1])
-    assert ledger.summary() == ("5 steps, 0 truncated, model calls 2 / 4 (50.0 % saved), "
+    assert (ledger.model_calls, ledger.model_calls_core, ledger.steps_of_kind("cached")) == (2, 4, [1])
+    assert ledger.summary() == ("5 steps, 0 truncated, model calls 2 / 4 (0.0 % saved), "
                                 "2 model calls cached (1 whole steps)")
 
 
@@ -268,3 +268,66 @@ def test_coordinating_never_carries_an_output_across_a_wan_expert_switch():
     answer = torch.full((2, 4), 3.0)
     slots = run.complete(low, X, sigma(0.6), [answer, answer], (), (POSITIVE,))
     assert slots[0] is answer  # nothing of this expert to carry: the cache's own answer stands
+
+
+def test_at_scale_1_core_runs_one_branch_so_the_ledger_counts_one_and_claims_no_saving():
+    run = TruncationRun(TruncationPolicy(), SCHEDULE)
+    for s in SCHEDULE[:-1]:
+        plan = run.plan(s, 1.0)
+        assert (plan.full, plan.branches, plan.core_calls, plan.kind) == (True, (POSITIVE,), 1, "cfg1")
+        run.complete(plan, X, sigma(s), [COND, torch.zeros(2, 4)], plan.branches)
+    ledger = run.finish()
+    assert (ledger.model_calls, ledger.model_calls_core, ledger.model_calls_saved) == (5, 5, 0)
+    assert ledger.nothing_to_skip and ledger.summary() == (
+        "5 steps, 0 truncated, model calls 5 / 5 (0.0 % saved; at cfg 1 ComfyUI runs no negative branch, so there "
+        "is none to skip)")
+
+
+def test_with_cfg1_optimisation_off_core_runs_both_branches_at_scale_1():
+    plan = TruncationRun(TruncationPolicy(), SCHEDULE).plan(1.0, 1.0, skips_negative_at_1=False)
+    assert (plan.branches, plan.core_calls, plan.kind) == (BOTH, 2, "full")
+
+
+def test_a_low_noise_scale_of_1_counts_one_core_call_there_and_truncation_saves_only_above_it():
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=1, cfg_low_noise=1.0), SCHEDULE, boundary=0.7)
+    plans = [run.plan(s, 4.0) for s in SCHEDULE[:-1]]
+    assert [p.core_calls for p in plans] == [2, 2, 1, 1, 1]
+    assert [p.kind for p in plans] == ["full", "full", "cfg1", "cfg1", "cond"]
+    for s, plan in zip(SCHEDULE[:-1], plans, strict=True):
+        run.complete(plan, X, sigma(s), [COND, UNCOND], plan.branches)
+    ledger = run.finish()
+    assert (ledger.model_calls, ledger.model_calls_core, ledger.model_calls_saved) == (7, 7, 0)
+
+
+def test_a_scale_another_node_set_replans_the_call_at_that_scale():
+    run = TruncationRun(TruncationPolicy(cfg_every=2, keep="reuse"), SCHEDULE)
+    full = run.plan(1.0, 4.0)
+    assert run.at_cfg(full, 1.0).kind == "cfg1" and run.at_cfg(full, 1.0).branches == (POSITIVE,)
+    assert run.at_cfg(full, 7.0).scale == 7.0 and run.at_cfg(full, 7.0).core_calls == 2
+    run.complete(full, X, sigma(1.0), [COND, UNCOND], BOTH)
+    reuse = run.plan(0.8, 4.0)
+    assert (run.at_cfg(reuse, 6.0).scale, run.at_cfg(reuse, 6.0).kind) == (6.0, "reuse")
+    assert run.at_cfg(reuse, 1.0).core_calls == 1
+    kept = TruncationRun(TruncationPolicy(cfg_truncate_steps=5), SCHEDULE).plan(1.0, 4.0)
+    assert run.at_cfg(kept, 6.0).scale == 1.0 and run.at_cfg(kept, 6.0).core_calls == 2
+
+
+def test_forwards_other_nodes_add_count_as_model_calls_core_runs_too():
+    run = TruncationRun(TruncationPolicy(cfg_truncate_steps=2), SCHEDULE)
+    plan = run.plan(1.0, 4.0)
+    run.complete(plan, X, sigma(1.0), [COND, UNCOND], BOTH)
+    run.extra_model_calls(plan, 1)
+    step = run.finish().steps[0]
+    assert (step.model_calls, step.model_calls_core) == (3, 3)
+
+
+def test_the_first_step_whose_output_was_not_finite_is_marked():
+    run = TruncationRun(TruncationPolicy(), SCHEDULE)
+    for s, value in zip(SCHEDULE[:3], (1.0, float("nan"), 2.0), strict=True):
+        plan = run.plan(s, 4.0)
+        run.guided(plan, X, sigma(s), torch.full((2, 4), value), call_cached=False)
+    ledger = run.finish()
+    assert ledger.not_finite_from == 1 and ledger.summary().endswith("output not finite from step 2")
+    clean = TruncationRun(TruncationPolicy(), SCHEDULE)
+    clean.guided(clean.plan(1.0, 4.0), X, sigma(1.0), torch.ones(2, 4), call_cached=False)
+    assert clean.finish().not_finite_from is None

@@ -77,9 +77,17 @@ def test_the_log_summary_of_every_kind_of_run_parses():
     ledger = Ledger.for_schedule([1.0 - i / 40 for i in range(41)])
     for step in ledger.steps:
         step.sampler_calls, step.full, step.model_calls = 1, step.index < 35, 2 if step.index < 35 else 1
-        step.planned = "full" if step.full else "cond"
+        step.planned, step.model_calls_core = "full" if step.full else "cond", 2
     assert SUMMARY.findall(logged(ledger)) == [("40", "5", "75", "80", "6.2", "", "", "", "", "3.00")]
     for step in ledger.steps[1:35]:
         step.full, step.kept, step.planned, step.model_calls = False, "reuse", "reuse", 1
     ledger.steps[20].model_calls, ledger.steps[20].model_calls_cached = 0, 1
-    assert SUMMARY.findall(logged(ledger)) == [("40", "39", "40", "80", "50.0", "33", "0", "1", "1", "3.00")]
+    assert SUMMARY.findall(logged(ledger)) == [("40", "39", "40", "80", "48.8", "33", "0", "1", "1", "3.00")]
+    for step in ledger.steps:
+        step.full, step.planned, step.kept, step.model_calls, step.model_calls_cached = True, "cfg1", None, 1, 0
+        step.model_calls_core = 1
+    ledger.not_finite_from = 12
+    line = logged(ledger)
+    assert "at cfg 1 ComfyUI runs no negative branch, so there is none to skip" in line
+    assert "output not finite from step 13" in line
+    assert SUMMARY.findall(line) == [("40", "0", "40", "40", "0.0", "", "", "", "", "3.00")]

@@ -1,17 +1,18 @@
 // Truncated CFG: the step strip, drawn into a DOM element from its state (no app, no events: see truncated_cfg.js).
 // One cell per sampling step, coloured by what the step was (the ledger's StepRecord.kind), a legend of the
 // colours the run used, the current step framed while it runs, the Wan expert switch as a line, the model calls
-// the run made against full CFG's, the wall time, what ended a run early, and after the run a chart of
-// |cond - uncond| / |cond| on the full-CFG steps.
+// the network ran against what ComfyUI's own CFGGuider would have run, what the pack saved and a step cache
+// cached, the wall time, what ended a run early, where the output stopped being finite, and after the run a
+// chart of |cond - uncond| / |cond| on the full-CFG steps.
 
 // One colour and legend label per kind of step (sampling/ledger.py: StepRecord.kind).
 export const COLORS = {
-  full: "#3d7fd6", refresh: "#8ec1ff", cond: "#e0912f", uncond: "#a155c9", reuse: "#2fb58f", cached: "#d87093",
-  empty: "#3a3a3a",
+  full: "#3d7fd6", refresh: "#8ec1ff", cfg1: "#7a8699", cond: "#e0912f", uncond: "#a155c9", reuse: "#2fb58f",
+  cached: "#d87093", empty: "#3a3a3a",
 };
 const LEGEND = [
-  ["full", "full CFG"], ["refresh", "refreshed"], ["reuse", "reused guidance"], ["cond", "kept cond"],
-  ["uncond", "kept uncond"], ["cached", "cached"],
+  ["full", "full CFG"], ["refresh", "refreshed"], ["cfg1", "cfg 1"], ["reuse", "reused guidance"],
+  ["cond", "kept cond"], ["uncond", "kept uncond"], ["cached", "cached"],
 ];
 const OUTCOME_COLORS = { interrupted: "#e8c547", failed: "#e5534b" };
 const SWITCH_COLOR = "#f2d43d";
@@ -39,8 +40,8 @@ function svgElement(tag, attributes) {
 export function newState(steps, switchStep, promptId) {
   return {
     version: STATE_VERSION, promptId: promptId ?? null, steps, cells: new Array(steps).fill(null), current: -1,
-    switchStep: switchStep ?? null, modelCalls: 0, modelCallsFull: 0, seconds: null, relDiff: [], done: false,
-    outcome: "running", message: "", lastStep: -1,
+    switchStep: switchStep ?? null, modelCalls: 0, modelCallsCached: 0, modelCallsCore: 0, nothingToSkip: false,
+    notFiniteFrom: null, seconds: null, relDiff: [], done: false, outcome: "running", message: "", lastStep: -1,
   };
 }
 
@@ -49,7 +50,8 @@ export function stateFromLedger(ledger, seconds, switchStep, promptId, outcome, 
   const ran = ledger.steps.filter((s) => s.sampler_calls > 0).map((s) => s.index);
   return {
     ...newState(ledger.steps.length, switchStep, promptId),
-    cells: ledger.steps.map((s) => s.kind), modelCalls: ledger.model_calls, modelCallsFull: ledger.model_calls_full_cfg,
+    cells: ledger.steps.map((s) => s.kind), modelCalls: ledger.model_calls, modelCallsCached: ledger.model_calls_cached,
+    modelCallsCore: ledger.model_calls_core, nothingToSkip: ledger.nothing_to_skip, notFiniteFrom: ledger.not_finite_from,
     seconds, done: true, outcome: outcome || "finished", message: message || "",
     relDiff: ledger.steps.filter((s) => s.full && s.relative_difference !== null)
       .map((s) => [s.index, s.relative_difference]),
@@ -66,7 +68,10 @@ export function validState(s) {
   if (!Number.isInteger(s.steps) || s.steps < 0 || s.steps > MAX_STEPS) return false;
   if (!Array.isArray(s.cells) || s.cells.length !== s.steps) return false;
   if (!s.cells.every((c) => c === null || Object.hasOwn(COLORS, c))) return false;
-  if (!isCount(s.modelCalls) || !isCount(s.modelCallsFull) || !isStep(s.current, s.steps)) return false;
+  if (![s.modelCalls, s.modelCallsCached, s.modelCallsCore].every(isCount) || !isStep(s.current, s.steps)) return false;
+  if (typeof s.nothingToSkip !== "boolean" || (s.notFiniteFrom !== null && !isStep(s.notFiniteFrom, s.steps))) {
+    return false;
+  }
   if (!isStep(s.lastStep, s.steps) || !OUTCOMES.has(s.outcome) || typeof s.done !== "boolean") return false;
   if (s.switchStep !== null && !Number.isInteger(s.switchStep)) return false;
   if (s.seconds !== null && typeof s.seconds !== "number") return false;
@@ -76,8 +81,12 @@ export function validState(s) {
 }
 
 export function statusText(state) {
-  const saved = state.modelCallsFull ? (100 * (1 - state.modelCalls / state.modelCallsFull)).toFixed(1) : "0.0";
-  let text = `model calls ${state.modelCalls} / ${state.modelCallsFull} · ${saved}% saved`;
+  const asked = state.modelCalls + state.modelCallsCached;
+  const saved = state.modelCallsCore ? (100 * (1 - asked / state.modelCallsCore)).toFixed(1) : "0.0";
+  let text = `model calls ${state.modelCalls} / ${state.modelCallsCore} · `;
+  text += state.nothingToSkip ? "cfg 1: no negative branch to skip" : `${saved}% saved`;
+  if (state.modelCallsCached) text += ` · ${state.modelCallsCached} cached`;
+  if (state.notFiniteFrom !== null) text += ` · not finite from step ${state.notFiniteFrom + 1}`;
   if (state.seconds) text += ` · ${state.seconds.toFixed(1)} s`;
   if (state.outcome === "interrupted" || state.outcome === "failed") {
     const where = state.lastStep >= 0 ? ` at step ${state.lastStep + 1} of ${state.steps}` : " before sampling";

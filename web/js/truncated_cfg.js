@@ -106,7 +106,8 @@ function onStep({ detail }) {
   state.current = detail.step;
   state.lastStep = detail.step;
   state.modelCalls = detail.model_calls;
-  state.modelCallsFull = detail.model_calls_full_cfg;
+  state.modelCallsCached = detail.model_calls_cached;
+  state.modelCallsCore = detail.model_calls_core;
   setState(node, state);
 }
 
