@@ -7,9 +7,10 @@ share, are here too.
 """
 from __future__ import annotations
 
-import torch
+from dataclasses import dataclass
+from typing import Callable
 
-RENORM_MODES = ("lumina", "diffusers")
+import torch
 
 
 def cfg(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:
@@ -70,17 +71,74 @@ def lumina_renorm(guided: torch.Tensor, cond: torch.Tensor, renorm_cfg: float) -
     return guided * lumina_renorm_scale(guided, cond, renorm_cfg).to(guided.dtype)
 
 
-def diffusers_normalize(guided: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """diffusers' Lumina2Pipeline ``cfg_normalization``: g *= |c| / |g| over the last dimension.
-
-    Always applied, so it can scale up; where |g| is zero along a row the row is left as it is.
-    """
-    cond_norm = torch.linalg.vector_norm(cond.float(), dim=-1, keepdim=True)
-    guided_norm = torch.linalg.vector_norm(guided.float(), dim=-1, keepdim=True)
+def _rescale_to(cond_norm: torch.Tensor, guided_norm: torch.Tensor) -> torch.Tensor:
+    """|c| / |g| where |g| > 0, else 1 (a zero guided output is left as it is instead of dividing by zero)."""
     nonzero = guided_norm > 0
-    factor = torch.where(nonzero, cond_norm / torch.where(nonzero, guided_norm, torch.ones_like(guided_norm)),
-                         torch.ones_like(guided_norm))
-    return guided * factor.to(guided.dtype)
+    return torch.where(nonzero, cond_norm / torch.where(nonzero, guided_norm, torch.ones_like(guided_norm)),
+                       torch.ones_like(guided_norm))
+
+
+def diffusers_normalize_scale(guided: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """diffusers' Lumina2Pipeline ``cfg_normalization``: |c| / |g| over the last dimension (can scale up)."""
+    return _rescale_to(torch.linalg.vector_norm(cond.float(), dim=-1, keepdim=True),
+                       torch.linalg.vector_norm(guided.float(), dim=-1, keepdim=True))
+
+
+def diffusers_normalize(guided: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """diffusers' Lumina2Pipeline ``cfg_normalization`` applied: g *= |c| / |g| over the last dimension."""
+    return guided * diffusers_normalize_scale(guided, cond).to(guided.dtype)
+
+
+QWEN_IMAGE_PATCH = 2  # Qwen-Image packs each 2x2 patch of its 16-channel latent into one token
+
+
+def _token_norm(t: torch.Tensor, patch: int) -> torch.Tensor:
+    """The L2 norm of each packed token (every channel of one patch x patch square of a frame), broadcast back to
+    ``t``'s shape. ``t`` is ComfyUI's (B, C, H, W) or (B, C, T, H, W); an odd side is padded with zeros first, as
+    the model pads before packing, and zeros add nothing to a norm."""
+    h, w = t.shape[-2:]
+    pad_h, pad_w = (-h) % patch, (-w) % patch
+    padded = torch.nn.functional.pad(t.float(), (0, pad_w, 0, pad_h))
+    lead = padded.shape[:-2]
+    tokens = padded.reshape(*lead, (h + pad_h) // patch, patch, (w + pad_w) // patch, patch)
+    norms = torch.linalg.vector_norm(tokens, dim=(1, -3, -1), keepdim=True)
+    return norms.expand_as(tokens).reshape(padded.shape)[..., :h, :w]
+
+
+def qwen_image_rescale_scale(guided: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """diffusers' QwenImagePipeline true-CFG rescale: |c| / |g| over each packed token (16 channels x a 2x2
+    patch: the last axis of its packed latent), always (can scale up)."""
+    return _rescale_to(_token_norm(cond, QWEN_IMAGE_PATCH), _token_norm(guided, QWEN_IMAGE_PATCH))
+
+
+@dataclass(frozen=True)
+class RenormMode:
+    """One mode of CFG Renorm: the factor it multiplies the guided output by, and whether ``renorm_cfg`` sets it
+    (the others always rescale to the positive output's norm over their group)."""
+    name: str
+    scale: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]  # (guided, cond, renorm_cfg) -> factor
+    takes_renorm_cfg: bool
+    doc: str  # for the node's tooltip
+
+
+RENORM = {mode.name: mode for mode in (
+    RenormMode("lumina", lumina_renorm_scale, True,
+               "lumina: Lumina-Image-2.0's and Z-Image's cap of the guided output's norm at renorm_cfg x the "
+               "positive's, per image (never scales up)."),
+    RenormMode("diffusers", lambda guided, cond, _k: diffusers_normalize_scale(guided, cond), False,
+               "diffusers: Lumina2Pipeline's cfg_normalization, rescaled to the positive's norm over the last "
+               "dimension, always (can scale up)."),
+    RenormMode("qwen_image", lambda guided, cond, _k: qwen_image_rescale_scale(guided, cond), False,
+               "qwen_image: QwenImagePipeline's true-CFG rescale to the positive's norm per packed token (16 "
+               "channels x a 2x2 patch), always (can scale up)."),
+)}
+RENORM_MODES = tuple(RENORM)
+
+
+def renorm_mode(name: str) -> RenormMode:
+    if name not in RENORM:
+        raise ValueError(f"mode must be one of {', '.join(RENORM_MODES)}, got {name!r}")
+    return RENORM[name]
 
 
 def relative_change(now: torch.Tensor, then: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,19 @@ def diffusers_normalization(guided, cond):
     return guided * (torch.norm(cond, dim=-1, keepdim=True) / torch.norm(guided, dim=-1, keepdim=True))
 
 
+def qwen_image_rescale(guided, cond):
+    """QwenImagePipeline's rescale on its packed latent (each frame's 2x2 patches of 16 channels, one token each)."""
+    b, c, t, h, w = guided.shape
+
+    def pack(x):
+        return x.view(b, c, t, h // 2, 2, w // 2, 2).permute(0, 2, 3, 5, 1, 4, 6).reshape(b, t * h * w // 4, c * 4)
+
+    packed_guided, packed_cond = pack(guided), pack(cond)
+    rescaled = packed_guided * (torch.norm(packed_cond, dim=-1, keepdim=True)
+                                / torch.norm(packed_guided, dim=-1, keepdim=True))
+    return rescaled.view(b, t, h // 2, w // 2, c, 2, 2).permute(0, 4, 1, 2, 5, 3, 6).reshape(b, c, t, h, w)
+
+
 def recording(model, into):
     def post_cfg(args):
         record = {k: args[k].clone() for k in ("denoised", "cond_denoised", "input")}
@@ -74,6 +87,16 @@ def test_diffusers_mode_rescales_over_the_last_dimension(wan_model, wan_conds):
     for b, a in zip(before, after, strict=True):
         x = b["input"]
         expected = x - diffusers_normalization(x - b["denoised"], x - b["cond_denoised"])
+        torch.testing.assert_close(a["denoised"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_qwen_image_mode_rescales_each_packed_token(wan_model, wan_conds):
+    before, after = [], []
+    run(sandwich(wan_model, 0.0, "qwen_image", before, after), wan_conds, batch=2)
+    assert len(after) == STEPS
+    for b, a in zip(before, after, strict=True):
+        x = b["input"]
+        expected = x - qwen_image_rescale(x - b["denoised"], x - b["cond_denoised"])
         torch.testing.assert_close(a["denoised"], expected, rtol=1e-5, atol=1e-5)
 
 

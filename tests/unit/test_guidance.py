@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from sampling.guidance import (agreement, cfg, diffusers_normalize, lumina_renorm, lumina_renorm_scale,
-                               relative_change)
+from sampling.guidance import (RENORM, RENORM_MODES, agreement, cfg, diffusers_normalize, lumina_renorm,
+                               lumina_renorm_scale, qwen_image_rescale_scale, relative_change, renorm_mode)
 
 
 def lumina_reference(guided, cond, k):
@@ -55,6 +55,62 @@ def test_diffusers_normalize_matches_the_pipeline():
     torch.testing.assert_close(diffusers_normalize(guided, cond), expected, rtol=1e-5, atol=1e-6)
     zero = torch.zeros_like(guided)
     assert torch.equal(diffusers_normalize(zero, cond), zero)
+
+
+def pack_qwen(latents):
+    """diffusers' QwenImagePipeline._pack_latents, one frame: (B, C, H, W) -> (B, H/2 * W/2, C * 4)."""
+    b, c, h, w = latents.shape
+    return latents.view(b, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 1, 3, 5).reshape(b, (h // 2) * (w // 2), c * 4)
+
+
+def unpack_qwen(packed, c, h, w):
+    b = packed.shape[0]
+    return packed.view(b, h // 2, w // 2, c, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(b, c, h, w)
+
+
+def qwen_true_cfg_reference(cond, uncond, scale):
+    """QwenImagePipeline's true CFG on packed latents: comb = neg + s (pos - neg), then comb * |pos| / |comb| per
+    token (the last axis)."""
+    noise_pred, neg_noise_pred = pack_qwen(cond), pack_qwen(uncond)
+    comb_pred = neg_noise_pred + scale * (noise_pred - neg_noise_pred)
+    cond_norm = torch.norm(noise_pred, dim=-1, keepdim=True)
+    noise_norm = torch.norm(comb_pred, dim=-1, keepdim=True)
+    return unpack_qwen(comb_pred * (cond_norm / noise_norm), *cond.shape[1:])
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 8, 8), (1, 16, 6, 10)])
+def test_qwen_image_rescale_matches_the_pipeline_per_packed_token(shape):
+    cond, uncond = sample_pair(shape)
+    guided = cfg(cond, uncond, 4.0)
+    ours = guided * qwen_image_rescale_scale(guided, cond)
+    torch.testing.assert_close(ours, qwen_true_cfg_reference(cond, uncond, 4.0), rtol=1e-5, atol=1e-5)
+
+
+def test_qwen_image_rescale_per_frame_and_padded_sides():
+    cond, uncond = sample_pair((2, 16, 3, 6, 8))
+    guided = cfg(cond, uncond, 3.0)
+    ours = guided * qwen_image_rescale_scale(guided, cond)
+    for t in range(3):  # ComfyUI's Qwen-Image packs each frame's 2x2 patches into tokens
+        torch.testing.assert_close(ours[:, :, t], qwen_true_cfg_reference(cond[:, :, t], uncond[:, :, t], 3.0),
+                                   rtol=1e-5, atol=1e-5)
+    # An odd side: the model pads with zeros before packing, which adds nothing to a token's norm.
+    odd_cond, odd_uncond = cond[:, :, 0, :5, :7], uncond[:, :, 0, :5, :7]
+    odd_guided = cfg(odd_cond, odd_uncond, 3.0)
+    padded = torch.nn.functional.pad
+    expected = qwen_true_cfg_reference(padded(odd_cond, (0, 1, 0, 1)), padded(odd_uncond, (0, 1, 0, 1)), 3.0)
+    torch.testing.assert_close(odd_guided * qwen_image_rescale_scale(odd_guided, odd_cond),
+                               expected[..., :5, :7], rtol=1e-5, atol=1e-5)
+    zero = torch.zeros(1, 16, 4, 4)
+    assert torch.equal(qwen_image_rescale_scale(zero, torch.ones_like(zero)), torch.ones_like(zero))
+
+
+def test_renorm_modes_are_one_registry_that_refuses_unknown_names():
+    assert RENORM_MODES == tuple(RENORM) and RENORM_MODES[0] == "lumina"
+    assert [name for name in RENORM_MODES if RENORM[name].takes_renorm_cfg] == ["lumina"]
+    for name in RENORM_MODES:
+        assert RENORM[name].doc.startswith(f"{name}: ")
+    with pytest.raises(ValueError, match="mode must be one of lumina, diffusers, qwen_image"):
+        renorm_mode("qwen")
 
 
 def test_cfg_uses_comfyui_operation_order():
