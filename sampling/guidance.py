@@ -50,6 +50,13 @@ def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
     return norms.reshape([t.shape[0]] + [1] * (t.ndim - 1))
 
 
+def _rescale_to(target: torch.Tensor, guided_norm: torch.Tensor) -> torch.Tensor:
+    """target / |g| where |g| > 0, else 1 (a zero guided output is left as it is instead of dividing by zero)."""
+    nonzero = guided_norm > 0
+    return torch.where(nonzero, target / torch.where(nonzero, guided_norm, torch.ones_like(guided_norm)),
+                       torch.ones_like(guided_norm))
+
+
 def lumina_renorm_scale(guided: torch.Tensor, cond: torch.Tensor, renorm_cfg: float) -> torch.Tensor:
     """Per-sample factor of Lumina-Image-2.0's CFG renorm: cap |guided| at renorm_cfg * |cond|.
 
@@ -61,32 +68,13 @@ def lumina_renorm_scale(guided: torch.Tensor, cond: torch.Tensor, renorm_cfg: fl
     if renorm_cfg <= 0:
         return torch.ones_like(guided_norm)
     max_norm = _per_sample_norm(cond) * float(renorm_cfg)
-    capped = (guided_norm >= max_norm) & (guided_norm > 0)
-    return torch.where(capped, max_norm / torch.where(capped, guided_norm, torch.ones_like(guided_norm)),
-                       torch.ones_like(guided_norm))
-
-
-def lumina_renorm(guided: torch.Tensor, cond: torch.Tensor, renorm_cfg: float) -> torch.Tensor:
-    """Lumina-Image-2.0's renorm applied: ``guided`` scaled per sample by ``lumina_renorm_scale``."""
-    return guided * lumina_renorm_scale(guided, cond, renorm_cfg).to(guided.dtype)
-
-
-def _rescale_to(cond_norm: torch.Tensor, guided_norm: torch.Tensor) -> torch.Tensor:
-    """|c| / |g| where |g| > 0, else 1 (a zero guided output is left as it is instead of dividing by zero)."""
-    nonzero = guided_norm > 0
-    return torch.where(nonzero, cond_norm / torch.where(nonzero, guided_norm, torch.ones_like(guided_norm)),
-                       torch.ones_like(guided_norm))
+    return torch.where(guided_norm >= max_norm, _rescale_to(max_norm, guided_norm), torch.ones_like(guided_norm))
 
 
 def diffusers_normalize_scale(guided: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
     """diffusers' Lumina2Pipeline ``cfg_normalization``: |c| / |g| over the last dimension (can scale up)."""
     return _rescale_to(torch.linalg.vector_norm(cond.float(), dim=-1, keepdim=True),
                        torch.linalg.vector_norm(guided.float(), dim=-1, keepdim=True))
-
-
-def diffusers_normalize(guided: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """diffusers' Lumina2Pipeline ``cfg_normalization`` applied: g *= |c| / |g| over the last dimension."""
-    return guided * diffusers_normalize_scale(guided, cond).to(guided.dtype)
 
 
 QWEN_IMAGE_PATCH = 2  # Qwen-Image packs each 2x2 patch of its 16-channel latent into one token
@@ -119,6 +107,10 @@ class RenormMode:
     scale: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]  # (guided, cond, renorm_cfg) -> factor
     takes_renorm_cfg: bool
     doc: str  # for the node's tooltip
+
+    def apply(self, guided: torch.Tensor, cond: torch.Tensor, renorm_cfg: float) -> torch.Tensor:
+        """``guided`` renormalised against ``cond`` (both model outputs, or both ``x - x0``)."""
+        return guided * self.scale(guided, cond, renorm_cfg).to(guided.dtype)
 
 
 RENORM = {mode.name: mode for mode in (

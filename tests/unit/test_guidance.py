@@ -1,8 +1,18 @@
 import pytest
 import torch
 
-from sampling.guidance import (RENORM, RENORM_MODES, agreement, cfg, diffusers_normalize, lumina_renorm,
-                               lumina_renorm_scale, qwen_image_rescale_scale, relative_change, renorm_mode)
+from sampling.guidance import (RENORM, RENORM_MODES, agreement, cfg, lumina_renorm_scale, relative_change,
+                               renorm_mode)
+
+lumina_renorm = RENORM["lumina"].apply
+
+
+def diffusers_normalize(guided, cond):
+    return RENORM["diffusers"].apply(guided, cond, 0.0)
+
+
+def qwen_image_rescale(guided, cond):
+    return RENORM["qwen_image"].apply(guided, cond, 0.0)
 
 
 def lumina_reference(guided, cond, k):
@@ -82,14 +92,14 @@ def qwen_true_cfg_reference(cond, uncond, scale):
 def test_qwen_image_rescale_matches_the_pipeline_per_packed_token(shape):
     cond, uncond = sample_pair(shape)
     guided = cfg(cond, uncond, 4.0)
-    ours = guided * qwen_image_rescale_scale(guided, cond)
+    ours = qwen_image_rescale(guided, cond)
     torch.testing.assert_close(ours, qwen_true_cfg_reference(cond, uncond, 4.0), rtol=1e-5, atol=1e-5)
 
 
 def test_qwen_image_rescale_per_frame_and_padded_sides():
     cond, uncond = sample_pair((2, 16, 3, 6, 8))
     guided = cfg(cond, uncond, 3.0)
-    ours = guided * qwen_image_rescale_scale(guided, cond)
+    ours = qwen_image_rescale(guided, cond)
     for t in range(3):  # ComfyUI's Qwen-Image packs each frame's 2x2 patches into tokens
         torch.testing.assert_close(ours[:, :, t], qwen_true_cfg_reference(cond[:, :, t], uncond[:, :, t], 3.0),
                                    rtol=1e-5, atol=1e-5)
@@ -98,10 +108,10 @@ def test_qwen_image_rescale_per_frame_and_padded_sides():
     odd_guided = cfg(odd_cond, odd_uncond, 3.0)
     padded = torch.nn.functional.pad
     expected = qwen_true_cfg_reference(padded(odd_cond, (0, 1, 0, 1)), padded(odd_uncond, (0, 1, 0, 1)), 3.0)
-    torch.testing.assert_close(odd_guided * qwen_image_rescale_scale(odd_guided, odd_cond),
+    torch.testing.assert_close(qwen_image_rescale(odd_guided, odd_cond),
                                expected[..., :5, :7], rtol=1e-5, atol=1e-5)
     zero = torch.zeros(1, 16, 4, 4)
-    assert torch.equal(qwen_image_rescale_scale(zero, torch.ones_like(zero)), torch.ones_like(zero))
+    assert torch.equal(RENORM["qwen_image"].scale(zero, torch.ones_like(zero), 0.0), torch.ones_like(zero))
 
 
 def test_renorm_modes_are_one_registry_that_refuses_unknown_names():
