@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     from devtools import model_tree
     from devtools.comfy_server import ComfyServer
     from devtools.workflow_runs import load_api, run, shrink, without_truncation
-    from devtools.workflow_specs import WORKFLOWS
+    from devtools.workflow_specs import WORKFLOWS, not_on_this_host
 
     print(f"building or reusing the small models in {WORK_DIR / 'models'} ...", flush=True)
     model_tree.build(WORK_DIR / "models", WORK_DIR / "input")
@@ -76,6 +76,10 @@ def main(argv=None) -> int:
     results = {}
     try:
         for name in WORKFLOWS:
+            reason = not_on_this_host(name)
+            if reason is not None:
+                print(f"  {name}: left out, {reason}", flush=True)
+                continue
             wan = name.startswith("wan")
             published = shrink(load_api(name), args.steps, args.wan_side if wan else args.side,
                                args.wan_frames if wan else 1)

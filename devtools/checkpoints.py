@@ -93,6 +93,34 @@ def save_lumina2(path: Path, **kwargs) -> Path:
     return save_state_dict(path, lumina2_state_dict(**kwargs))
 
 
+Z_IMAGE_TEXT_DIM = 2560  # Qwen3 4B hidden size, what Z-Image's cap_embedder takes
+
+
+def z_image_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) -> dict[str, torch.Tensor]:
+    """A Z-Image NextDiT state dict as ComfyUI 0.33's detection reads Z-Image (width 3840, 30 heads, its rope and
+    modulation, the pad tokens), ``layers`` deep. One layer (plus the four refiner layers) is ~1.8 GB in bf16."""
+    import comfy.ldm.lumina.model
+    import comfy.ops
+
+    model = comfy.ldm.lumina.model.NextDiT(
+        patch_size=2, in_channels=16, dim=3840, n_layers=layers, n_heads=30, n_kv_heads=30, qk_norm=True,
+        cap_feat_dim=Z_IMAGE_TEXT_DIM, axes_dims=[32, 48, 48], axes_lens=[1536, 512, 512], rope_theta=256.0,
+        ffn_dim_multiplier=8.0 / 3.0, z_image_modulation=True, time_scale=1000.0, pad_tokens_multiple=32,
+        operations=comfy.ops.disable_weight_init)
+    init_weights(model, seed)
+    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+
+
+def save_z_image(path: Path, **kwargs) -> Path:
+    return save_state_dict(path, z_image_state_dict(**kwargs))
+
+
+def z_image_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
+    """A CONDITIONING value as Z-Image's Qwen3 4B text encoder hands it on."""
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(batch, tokens, Z_IMAGE_TEXT_DIM, generator=g), {}]]
+
+
 def lumina2_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
     """A CONDITIONING value as the Gemma 2 text encoder hands it on: embeddings and their attention mask."""
     g = torch.Generator().manual_seed(seed)

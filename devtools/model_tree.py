@@ -1,8 +1,9 @@
 """A user's models/ tree with the file names the example workflows use, built small.
 
-Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2 model
-one layer deep at full width, the Wan experts 512 wide, 2 layers); text encoders are stand-in files
-(see stand_in_text_encoder.py). Built once per folder; a finished tree of the same kind is reused.
+Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2 and Z-Image models
+one layer deep at full width, Z-Image only where the host knows it; the Wan experts 512 wide, 2 layers); text
+encoders are stand-in files (see stand_in_text_encoder.py). Built once per folder; a finished tree of the same
+kind is reused.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import torch
 
 LUMINA_UNET = "lumina_2_model_bf16.safetensors"
 GEMMA = "gemma_2_2b_fp16.safetensors"
+Z_IMAGE_UNET = "z_image_bf16.safetensors"  # core's Z-Image template's file names
+QWEN3_4B = "qwen_3_4b.safetensors"
 FLUX_VAE = "ae.safetensors"
 WAN_EXPERTS = {
     ("t2v", "high"): "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
@@ -27,13 +30,21 @@ DONE = ".built"
 KIND = "wan experts 512 x 2\n"
 
 
+def knows_z_image() -> bool:
+    """Whether the host detects Z-Image (ComfyUI added it after 0.3.64)."""
+    import comfy.supported_models
+
+    return hasattr(comfy.supported_models, "ZImage")
+
+
 def build(models: Path, input_dir: Path | None = None) -> Path:
     """Fill ``models`` (and ``input_dir`` with the i2v start image); returns ``models``."""
     from devtools import checkpoints
     from devtools.stand_in_text_encoder import MARKER
 
     models = Path(models)
-    if (models / DONE).exists() and (models / DONE).read_text() == KIND:
+    kind = KIND + ("z-image\n" if knows_z_image() else "")  # a tree built for 0.3.64 lacks what 0.33 runs
+    if (models / DONE).exists() and (models / DONE).read_text() == kind:
         return models
     unets, te, vae = models / "diffusion_models", models / "text_encoders", models / "vae"
     checkpoints.save_lumina2(unets / LUMINA_UNET, layers=1)
@@ -42,11 +53,14 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
         checkpoints.save_wan(unets / name, dim=512, layers=2, seed=seed, in_dim=36 if task == "i2v" else 16)
     for name in (GEMMA, UMT5):
         checkpoints.save_state_dict(te / name, {MARKER: torch.zeros(1)})
+    if knows_z_image():
+        checkpoints.save_z_image(unets / Z_IMAGE_UNET, layers=1)
+        checkpoints.save_state_dict(te / QWEN3_4B, {MARKER: torch.tensor([float(checkpoints.Z_IMAGE_TEXT_DIM)])})
     checkpoints.save_state_dict(vae / FLUX_VAE, checkpoints.flux_vae_state_dict())
     checkpoints.save_state_dict(vae / WAN_VAE, checkpoints.wan21_vae_state_dict())
     if input_dir is not None:
         write_start_image(Path(input_dir) / START_IMAGE)
-    (models / DONE).write_text(KIND)
+    (models / DONE).write_text(kind)
     return models
 
 

@@ -18,9 +18,11 @@ NODE_CLASS_MAPPINGS = {}
 
 
 class StandInCLIP:
-    def __init__(self, clip_type):
+    def __init__(self, clip_type, width: int = 0):
+        """``width``: the embeddings' width where the file names one (one CLIP type serves two encoders: lumina2
+        is Gemma 2 2B for Lumina 2, Qwen3 4B for Z-Image), else the type's."""
         self.clip_type = clip_type
-        self.width = WIDTHS[clip_type]
+        self.width = width or WIDTHS[clip_type]
 
     def clone(self):
         return self
@@ -41,6 +43,12 @@ def is_stand_in(path) -> bool:
         return MARKER in f.keys()
 
 
+def stand_in_width(path) -> int:
+    """The width the marker holds (0: the CLIP type's)."""
+    with safetensors.safe_open(path, framework="pt") as f:
+        return int(f.get_tensor(MARKER).flatten()[0])
+
+
 _load_clip = comfy.sd.load_clip
 
 
@@ -48,7 +56,7 @@ def load_clip(ckpt_paths, embedding_directory=None, clip_type=comfy.sd.CLIPType.
               **newer):
     """``newer``: what later ComfyUI releases added to load_clip (0.33: ``disable_dynamic``), handed on as given."""
     if ckpt_paths and all(str(p).endswith(".safetensors") and is_stand_in(p) for p in ckpt_paths):
-        return StandInCLIP(clip_type)
+        return StandInCLIP(clip_type, stand_in_width(ckpt_paths[0]))
     return _load_clip(ckpt_paths, embedding_directory=embedding_directory, clip_type=clip_type,
                       model_options=model_options, **newer)
 
@@ -56,8 +64,8 @@ def load_clip(ckpt_paths, embedding_directory=None, clip_type=comfy.sd.CLIPType.
 comfy.sd.load_clip = load_clip
 
 
-def save_stand_in(path) -> None:
-    """Write a stand-in text-encoder file (the marker alone)."""
+def save_stand_in(path, width: int = 0) -> None:
+    """Write a stand-in text-encoder file (the marker alone, holding its width; 0: the CLIP type's)."""
     import safetensors.torch
 
-    safetensors.torch.save_file({MARKER: torch.zeros(1)}, str(path))
+    safetensors.torch.save_file({MARKER: torch.tensor([float(width)])}, str(path))

@@ -4,11 +4,16 @@ devtools/build_workflows.py builds each one in ComfyUI's real frontend and saves
 serialises, so the files are exactly what users' ComfyUI writes. Settings follow the models'
 published defaults (see README); file names are those users have after following the README.
 """
-from devtools.model_tree import FLUX_VAE, GEMMA, LUMINA_UNET, START_IMAGE, UMT5, WAN_EXPERTS, WAN_VAE
+from devtools.model_tree import (FLUX_VAE, GEMMA, LUMINA_UNET, QWEN3_4B, START_IMAGE, UMT5, WAN_EXPERTS, WAN_VAE,
+                                 Z_IMAGE_UNET)
+from sampling import recipes
 
 LUMINA_PROMPT = ("A red fox in fresh snow at dawn, soft golden light, shallow depth of field, "
                  "highly detailed fur, photograph")
 LUMINA_NEGATIVE = "blurry, low quality, distorted, watermark"
+Z_IMAGE_PROMPT = ("A weathered fisherman mending a net on a wooden pier at sunrise, mist over the harbour, "
+                  "natural light, 35mm photograph")
+Z_IMAGE_NEGATIVE = "blurry, low quality, oversaturated, deformed hands, watermark, text"
 WAN_PROMPT = ("A small paper boat drifts down a rain-soaked city street at dusk, neon reflections ripple on "
               "the water, the camera follows it slowly at ground level, cinematic lighting")
 # Wan 2.2's official default negative prompt (generate.py / the ComfyUI templates).
@@ -89,6 +94,43 @@ def lumina2_t2i_ksampler():
     return nodes, links
 
 
+# Z-Image's official loop with its own knobs, as core's Z-Image template runs it (25 res_multistep steps, g = 3,
+# i.e. cfg 4): cfg_normalization on (Z-Image's choice for realism) and cfg_truncation 0.5, guidance on the noisier
+# half of the schedule (sampling/recipes.py maps both).
+Z_IMAGE_RECIPE = recipes.z_image(3.0, cfg_truncation=0.5, cfg_normalization=1.0)
+
+
+def z_image_t2i(recipe=Z_IMAGE_RECIPE, guider=None, prefix="z_image_truncated_cfg"):
+    """``guider``: inputs over the recipe's truncation (the reuse workflow's)."""
+    nodes = [
+        node("loader", "TruncatedCFGLumina2Loader", 0, 0, unet_name=Z_IMAGE_UNET, clip_name=QWEN3_4B,
+             vae_name=FLUX_VAE, shift=0.0, weight_dtype="default"),
+        node("positive", "CLIPTextEncode", 1, 0, text=Z_IMAGE_PROMPT),
+        node("negative", "CLIPTextEncode", 1, 300, text=Z_IMAGE_NEGATIVE),
+        node("latent", "EmptySD3LatentImage", 0, 420, width=1024, height=1024, batch_size=1),
+        node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=recipe.cfg,
+             **{"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond", **recipe.truncation,
+                **(guider or {})}),
+    ]
+    links = [("loader", 1, "positive", "clip"), ("loader", 1, "negative", "clip"),
+             ("positive", 0, "guider", "positive"), ("negative", 0, "guider", "negative")]
+    if recipe.renorm:
+        nodes.append(node("renorm", "TruncatedCFGRenorm", 0, 260, renorm_cfg=recipe.renorm_cfg,
+                          mode=recipe.renorm_mode))
+        links += [("loader", 0, "renorm", "model"), ("renorm", 0, "guider", "model")]
+    else:
+        links.append(("loader", 0, "guider", "model"))
+    tail, tail_links = custom_sampler_tail(3, ("latent", 0), "res_multistep", 25, "loader")
+    nodes += tail + [node("save", "SaveImage", 5, 0, filename_prefix=prefix)]
+    return nodes, links + tail_links + [("decode", 0, "save", "images")]
+
+
+def z_image_t2i_reuse():
+    # The pack's own recommendation on core's template (cfg 4, no normalisation): full CFG on every 8th step, the
+    # guidance reused (extrapolated) between.
+    return z_image_t2i(recipes.z_image(3.0), dict(keep="reuse_extrapolated", cfg_every=8), "z_image_reuse_cfg")
+
+
 def wan_front(task):
     return [
         node("loader", "TruncatedCFGWanA14BLoader", 0, 0, high_noise_unet=WAN_EXPERTS[(task, "high")],
@@ -165,7 +207,20 @@ TITLES = {
     "wan22_i2v_a14b_truncated_cfg": "Wan 2.2 A14B · image to video · last 5 steps truncated",
     "wan22_t2v_a14b_reuse_cfg": "Wan 2.2 A14B · text to video · guidance reused",
     "wan22_t2v_a14b_reuse_cache": "Wan 2.2 A14B · text to video · reused + LazyCache",
+    "z_image_t2i_truncated_cfg": "Z-Image · text to image · its own truncation + normalisation",
+    "z_image_t2i_reuse_cfg": "Z-Image · text to image · guidance reused",
 }
+# The workflows whose model a host may not know, and what it lacks (ComfyUI added Z-Image after 0.3.64).
+NEEDS_Z_IMAGE = ("z_image_t2i_truncated_cfg", "z_image_t2i_reuse_cfg")
+
+
+def not_on_this_host(name: str):
+    """Why the running host cannot run the workflow (None: it can)."""
+    from devtools.model_tree import knows_z_image
+
+    if name in NEEDS_Z_IMAGE and not knows_z_image():
+        return "this ComfyUI does not know Z-Image (core added it in November 2025, after 0.3.64)"
+    return None
 TRUNCATING_TYPES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
 
 WORKFLOWS = {
@@ -175,6 +230,8 @@ WORKFLOWS = {
     "wan22_i2v_a14b_truncated_cfg": wan22_i2v,
     "wan22_t2v_a14b_reuse_cfg": wan22_t2v_reuse,
     "wan22_t2v_a14b_reuse_cache": wan22_t2v_reuse_cache,
+    "z_image_t2i_truncated_cfg": z_image_t2i,
+    "z_image_t2i_reuse_cfg": z_image_t2i_reuse,
 }
 
 
@@ -224,4 +281,13 @@ BLUEPRINTS = {
         category="Image generation and editing/Text to image",
         description=("Lumina-Image-2.0 text to image with CFG Renorm and Truncated CFG: guidance on the first "
                      "quarter of the steps, as Lumina's README recommends (38% fewer model calls).")),
+    "Text to Image (Z-Image, Truncated CFG)": Blueprint(
+        z_image_t2i, outside=("save",), labels=PROMPT_LABELS,
+        exposed=[("latent", "width"), ("latent", "height")] + SEED_STEPS + GUIDER_EXPOSED
+        + [("guider", "sigma_low"), ("renorm", "renorm_cfg"), ("loader", "unet_name"), ("loader", "clip_name"),
+           ("loader", "vae_name")],
+        category="Image generation and editing/Text to image",
+        description=("Z-Image (base) text to image by its official loop in the pack's terms: guidance 3 as cfg 4, "
+                     "cfg_normalization 1 as CFG Renorm, cfg_truncation 0.5 as sigma_low 0.5 (the quieter half "
+                     "of the schedule runs one model call a step). Needs ComfyUI with Z-Image support.")),
 }

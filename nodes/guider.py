@@ -42,8 +42,8 @@ class TruncatedCFGGuider(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, cfg=None, cfg_low_noise=None):
-        return validated_scales(cfg=cfg, cfg_low_noise=cfg_low_noise)
+    def validate_inputs(cls, cfg=None, cfg_low_noise=None, cfg_schedule=None):
+        return validated_scales(cfg=cfg, cfg_low_noise=cfg_low_noise, cfg_schedule=cfg_schedule)
 
     @classmethod
     def execute(cls, model, positive, negative, cfg: float, **policy) -> io.NodeOutput:

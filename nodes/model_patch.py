@@ -27,8 +27,8 @@ class TruncatedCFGModelPatch(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, cfg_low_noise=None):
-        return validated_scales(cfg_low_noise=cfg_low_noise)
+    def validate_inputs(cls, cfg_low_noise=None, cfg_schedule=None):
+        return validated_scales(cfg_low_noise=cfg_low_noise, cfg_schedule=cfg_schedule)
 
     @classmethod
     def execute(cls, model, **policy) -> io.NodeOutput:

@@ -14,9 +14,9 @@ import math
 
 from comfy_api.latest import io
 
-from ..sampling.rules import BY_NAME, CHOICE, FLOAT, INPUTS, INT, PolicyInput
+from ..sampling.rules import (BY_NAME, CHOICE, FLOAT, GUIDANCE_SCALE_MAX, INPUTS, INT, TEXT, PolicyInput,
+                              cfg_schedule_scales)
 
-GUIDANCE_SCALE_MAX = 100.0  # the guider's cfg widget's upper bound
 
 # ComfyUI 0.33's inputs can be folded behind the frontend's advanced toggle; 0.3.64's take no such argument.
 FOLDS_ADVANCED = "advanced" in inspect.signature(io.Float.Input.__init__).parameters
@@ -35,19 +35,20 @@ def declare(row: PolicyInput):
         return io.Int.Input(row.name, default=row.default, **bounds, **common)
     if row.type == FLOAT:
         return io.Float.Input(row.name, default=row.default, **bounds, **common)
+    if row.type == TEXT:
+        return io.String.Input(row.name, default=row.default, **common)
     raise ValueError(f"{row.name}: no input type {row.type!r}")
-
 
 
 def policy_inputs() -> list:
     return [declare(row) for row in INPUTS]
 
 
-def validated_scales(**scales):
-    """A node's ``validate_inputs`` on its guidance scales (POST /prompt then refuses a bad graph before it runs):
-    True, or what is wrong, each by its input's name. ComfyUI skips its own bounds check of inputs a node validates
-    itself, and lets NaN through it anyway, so both are done here; the bounds are the widget's. A value of None (an
-    input fed by a link) is left to the run."""
+def validated_scales(cfg_schedule=None, **scales):
+    """A node's ``validate_inputs`` on its guidance scales and its cfg_schedule (POST /prompt then refuses a bad
+    graph before it runs): True, or what is wrong, each by its input's name. ComfyUI skips its own bounds check of
+    inputs a node validates itself, and lets NaN through it anyway, so both are done here; the bounds are the
+    widget's. A value of None (an input fed by a link) is left to the run."""
     wrong = []
     for name, value in scales.items():
         maximum = BY_NAME[name].maximum if name in BY_NAME else GUIDANCE_SCALE_MAX
@@ -57,4 +58,9 @@ def validated_scales(**scales):
             wrong.append(f"{name} is {value!r}: give a finite guidance scale (4.0, say)")
         elif not 0.0 <= value <= maximum:
             wrong.append(f"{name} must be in [0, {maximum:g}], got {value}")
+    if isinstance(cfg_schedule, str):
+        try:
+            cfg_schedule_scales(cfg_schedule)
+        except ValueError as exc:
+            wrong.append(str(exc))
     return "; ".join(wrong) or True

@@ -35,9 +35,17 @@ class WanA14BTask:
 
 
 # Lumina-Image-2.0's README: cfg 4, 50 steps, cfg_trunc_ratio 0.25 (diffusers' Lumina2Pipeline), renorm 1.0;
-# ComfyUI detects Neta Lumina with the same config.
+# ComfyUI detects Neta Lumina and NetaYume Lumina with the same config (core's NetaYume template: shift 4, 30
+# res_multistep steps, cfg 4).
 LUMINA2 = Family("Lumina 2", ("Lumina2",), shift=6.0, multiplier=1.0, text_encoder="LUMINA2", steps=50, cfg=4.0,
                  recipe={"cfg_trunc_ratio": 0.25}, renorm_cfg=1.0)
+# Z-Image (base): ComfyUI 0.33 detects it as ZImage, a Lumina 2 subclass (width 3840), with the Qwen3 4B text
+# encoder under CLIP type lumina2 and shift 3. Its official loop (diffusers' ZImagePipeline) guides at g = 3 to 5
+# (ComfyUI cfg g + 1) over 28 to 50 steps, normalisation and truncation off unless asked (``recipes.py``);
+# core's template: cfg 4, 25 res_multistep steps.
+Z_IMAGE = Family("Z-Image", ("ZImage",), shift=3.0, multiplier=1.0, text_encoder="LUMINA2", steps=28, cfg=4.0)
+# What the Lumina2 Loader loads: ComfyUI's config classes, each with its family.
+LUMINA2_LOADS = (LUMINA2, Z_IMAGE)
 # Wan 2.2's official generate.py configs (wan/configs: boundary, sample_shift, sample_steps, sample_guide_scale);
 # i2v concatenates 20 image-latent channels. ComfyUI detects both A14B tasks as the 14B Wan config.
 WAN_A14B = {

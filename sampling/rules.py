@@ -12,12 +12,15 @@ Rules decided from the step and the schedule have ``truncates``; the adaptive ru
 """
 from __future__ import annotations
 
+import functools
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from .keep import KEEP_MODES
 
-INT, FLOAT, CHOICE = "int", "float", "choice"
+INT, FLOAT, CHOICE, TEXT = "int", "float", "choice", "text"
 CACHE_COORDINATE = "coordinate"
 CACHE_INDEPENDENT = "independent"
 
@@ -61,6 +64,42 @@ class PolicyInput:
 
 def _steps(schedule: Sequence[float]) -> int:
     return max(len(schedule) - 1, 0)
+
+
+GUIDANCE_SCALE_MAX = 100.0  # the guider's cfg widget's upper bound, and a cfg_schedule's
+
+
+@functools.lru_cache(maxsize=64)
+def cfg_schedule_scales(text: str) -> tuple[float, ...]:
+    """The guidance scale of each step in a ``cfg_schedule`` text: numbers separated by commas or spaces, in
+    brackets or not, as WanVideoWrapper's and KJNodes' float lists print ("4, 4, 3.5, 1" or "[4.0, 4.0, 1.0]");
+    empty = off. Refuses anything else by what is wrong."""
+    words = [w for w in re.split(r"[\s,]+", text.strip().strip("[]()")) if w]
+    scales = []
+    for position, word in enumerate(words):
+        try:
+            scale = float(word)
+        except ValueError:
+            raise ValueError(f"cfg_schedule value {position + 1} is {word!r}, not a number: write the guidance "
+                             "scale of each step, as in 4, 4, 3.5, 1") from None
+        if not math.isfinite(scale) or not 0.0 <= scale <= GUIDANCE_SCALE_MAX:
+            raise ValueError(f"cfg_schedule value {position + 1} is {word}: each scale must be in "
+                             f"[0, {GUIDANCE_SCALE_MAX:g}]")
+        scales.append(scale)
+    return tuple(scales)
+
+
+def scheduled_scale(text: str, step: int) -> Optional[float]:
+    """Step ``step``'s scale in a ``cfg_schedule`` (its last value holds after the list ends); None when off."""
+    scales = cfg_schedule_scales(text)
+    return scales[min(step, len(scales) - 1)] if scales else None
+
+
+def _accepts_schedule(text) -> bool:
+    if not isinstance(text, str):
+        return False
+    cfg_schedule_scales(text)  # raises with what is wrong
+    return True
 
 
 INPUTS = (
@@ -156,6 +195,19 @@ INPUTS = (
                  "it answers get the network's latest outputs carried forward, closer to full CFG's picture than "
                  "the cache's own answer. independent: the cache decides and answers alone. Does nothing without a "
                  "step cache.")),
+    PolicyInput(
+        "cfg_schedule", TEXT, default="", off="", advanced=True,
+        accepts=_accepts_schedule, allowed="a text of guidance scales, one per step (4, 4, 3.5, 1)",
+        truncates=lambda v, step, schedule: scheduled_scale(v, step) == 1.0,
+        agrees=lambda v, values: (
+            None if not v or values["cfg_low_noise"] == 0.0 else
+            f"cfg_schedule sets the scale of every step, the low-noise expert's too: set cfg_low_noise to 0 "
+            f"(got {values['cfg_low_noise']}) and write its steps' scales into the schedule"),
+        tooltip=("A guidance scale per step, in place of cfg: '4, 4, 4, 3, 1, 1' (WanVideoWrapper's per-step cfg, "
+                 "KJNodes' ScheduledCFGGuidance as a list). A step at 1 runs one branch and counts as truncated "
+                 "(what keep says it returns); any other step is full CFG at its own scale, and a reuse step reuses "
+                 "at it. After the list ends its last value holds. Empty = off (cfg for every step). Core's "
+                 "CFGOverride, where it is on, still wins. " + STEP_LOCAL)),
 )
 BY_NAME = {row.name: row for row in INPUTS}
 OFF = {row.name: row.off for row in INPUTS}

@@ -18,6 +18,7 @@ from .keep import KeepMode, Truncation
 from .ledger import Ledger
 from .plan import BOTH, CallPlan, core_calls
 from .policy import TruncationPolicy
+from .rules import cfg_schedule_scales, scheduled_scale
 from .schedule import schedule_values, step_count, step_of_sigma
 
 MIXED_EXPERTS = "high+low"
@@ -54,6 +55,11 @@ class TruncationRun:
             self.ledger.notes.append(
                 f"cfg_truncate_steps = {policy.cfg_truncate_steps} is more than the {n} steps of this "
                 f"schedule: every step is truncated")
+        scales = len(cfg_schedule_scales(policy.cfg_schedule))
+        if scales and n > 0 and scales != n:
+            self.ledger.notes.append(
+                f"cfg_schedule has {scales} scales for the {n} steps of this schedule: "
+                + ("the last holds to the end" if scales < n else f"the last {scales - n} are not used"))
 
     def plan(self, sigma: float, cfg: float, skips_negative_at_1: bool = True) -> CallPlan:
         """The plan for a sampler call at ``sigma``; ``cfg`` is the sampler's guidance scale;
@@ -63,11 +69,17 @@ class TruncationRun:
         step = step_of_sigma(self.schedule, sigma)
         expert = None if self.boundary is None else expert_for_sigma(sigma, self.boundary)
         scale = self.policy.cfg_low_noise if expert == LOW_NOISE and self.policy.cfg_low_noise > 0.0 else cfg
+        # A truncated call counts against what core runs at the sampler's scale; a cfg_schedule sets the scale
+        # this step mixes at.
         calls = core_calls(scale, skips_negative_at_1)
+        scheduled = scheduled_scale(self.policy.cfg_schedule, step)
+        if scheduled is not None:
+            scale = scheduled
         reasons = self.policy.static_reasons(step, self.schedule)
         if self.latched_at is not None and step > self.latched_at:
             reasons += ("adaptive",)
         if not reasons:
+            calls = core_calls(scale, skips_negative_at_1)  # a scheduled full step: core at the scale asked for
             return CallPlan(step, True, None, BOTH[:calls], scale, (), expert, core_calls=calls)
         return self.keep.plan(Truncation(step, reasons, expert, scale, calls), self.memory, self.policy.reuse_refresh)
 

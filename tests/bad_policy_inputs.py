@@ -28,4 +28,10 @@ BAD_POLICY_INPUTS = [
     ({"cfg_low_noise": -1.0}, "cfg_low_noise must be 0"),
     ({"cfg_low_noise": "high"}, "cfg_low_noise must be a number, got 'high'"),
     ({"cfg_evry": 2}, "unknown truncation input.*cfg_evry"),
+    ({"cfg_schedule": "4, 4, high, 1"}, "cfg_schedule value 3 is 'high', not a number"),
+    ({"cfg_schedule": "4, -1"}, r"cfg_schedule value 2 is -1: each scale must be in \[0, 100\]"),
+    ({"cfg_schedule": "4, nan"}, r"cfg_schedule value 2 is nan: each scale must be in \[0, 100\]"),
+    ({"cfg_schedule": 4.0}, "cfg_schedule must be a text of guidance scales"),
+    ({"cfg_schedule": "4, 1", "cfg_low_noise": 3.0},
+     "cfg_schedule sets the scale of every step.*set cfg_low_noise to 0"),
 ]

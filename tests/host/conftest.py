@@ -31,6 +31,29 @@ def lumina_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def z_image_file(tmp_path_factory):
+    """A one-layer Z-Image NextDiT at the width ComfyUI's detection fixes (~1.8 GB, ~35 s), built once; skipped on a
+    host that does not know Z-Image."""
+    if import_host()[0] is None:
+        pytest.skip(import_host()[1])
+    import comfy.supported_models
+
+    if not hasattr(comfy.supported_models, "ZImage"):
+        pytest.skip("this ComfyUI does not know Z-Image (core added it in November 2025, after 0.3.64)")
+    from devtools.checkpoints import save_z_image
+
+    return save_z_image(tmp_path_factory.mktemp("models") / "z_image_tiny.safetensors", layers=1)
+
+
+@pytest.fixture(scope="session")
+def z_image_model(z_image_file):
+    """That checkpoint loaded through ComfyUI's own detection (its ZImage config, shift 3)."""
+    from devtools.checkpoints import load_model
+
+    return load_model(z_image_file)
+
+
+@pytest.fixture(scope="session")
 def lumina_model(lumina_file):
     """That checkpoint loaded through ComfyUI's own detection."""
     from devtools.checkpoints import load_model

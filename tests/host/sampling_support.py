@@ -30,10 +30,11 @@ def schedule(model, steps: int = STEPS, scheduler: str = "simple") -> torch.Tens
     return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
 
 
-def sample_custom_advanced(guider, sampler_name: str, batch: int, sigmas: torch.Tensor) -> torch.Tensor:
-    """ComfyUI's SamplerCustomAdvanced node, as a graph runs it."""
+def sample_custom_advanced(guider, sampler_name: str, batch: int, sigmas: torch.Tensor, lat=None) -> torch.Tensor:
+    """ComfyUI's SamplerCustomAdvanced node, as a graph runs it; ``lat`` replaces the empty (Wan) latent."""
     sampler = comfy.samplers.sampler_object(sampler_name)
-    out = SamplerCustomAdvanced().sample(Noise_RandomNoise(SEED), guider, sampler, sigmas, latent(batch))
+    lat = latent(batch) if lat is None else lat
+    out = SamplerCustomAdvanced().sample(Noise_RandomNoise(SEED), guider, sampler, sigmas, lat)
     return out[0]["samples"]
 
 

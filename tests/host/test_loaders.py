@@ -10,6 +10,7 @@ from hostenv import require_host
 require_host()
 
 import comfy.sd  # noqa: E402
+import comfy.supported_models  # noqa: E402
 
 from devtools.checkpoints import flux_vae_state_dict, save_state_dict, save_wan  # noqa: E402
 from truncated_cfg.nodes.models.expert_routing import experts_of  # noqa: E402
@@ -20,6 +21,7 @@ T2V = ("wan_t2v_high_noise_tiny.safetensors", "wan_t2v_low_noise_tiny.safetensor
 I2V = ("wan_i2v_high_noise_tiny.safetensors", "wan_i2v_low_noise_tiny.safetensors")
 WAN_TE = "umt5_xxl_stand_in.safetensors"
 GEMMA_TE = "gemma_2_2b_stand_in.safetensors"
+QWEN3_TE = "qwen_3_4b_stand_in.safetensors"
 WAN_VAE = "wan_2.1_vae_tiny.safetensors"
 FLUX_VAE = "ae_tiny.safetensors"
 
@@ -135,5 +137,40 @@ def test_lumina2_loader_loads_the_model_with_its_shift(files, clip_spy, all_in_o
 
 
 def test_lumina2_loader_refuses_another_architecture(files, clip_spy):
-    with pytest.raises(ValueError, match="unet_name is a Wan 2.1/2.2 14B model, expected Lumina 2"):
+    with pytest.raises(ValueError, match="unet_name is a Wan 2.1/2.2 14B model, expected the Lumina 2 family "
+                                         r"\(Lumina-Image-2.0, Neta / NetaYume Lumina, Z-Image\); load other models"):
         Lumina2Loader.execute(T2V[0], GEMMA_TE, FLUX_VAE, 6.0, "default")
+
+
+@pytest.mark.parametrize("shift, expected", [(0.0, 6.0), (4.0, 4.0)])
+def test_lumina2_loader_shift_0_is_the_familys_own(files, clip_spy, shift, expected):
+    model = Lumina2Loader.execute("lumina_2_model_tiny.safetensors", GEMMA_TE, FLUX_VAE, shift, "default").result[0]
+    assert model.get_model_object("model_sampling").shift == expected
+
+
+@pytest.mark.skipif(hasattr(comfy.supported_models, "ZImage"), reason="this ComfyUI knows Z-Image (test_lumina2_"
+                    "loader_loads_z_image_with_its_shift_and_text_encoder_type runs instead)")
+def test_a_z_image_file_on_a_comfyui_that_does_not_know_z_image_is_refused_by_name(files, clip_spy):
+    # What ComfyUI's detection reads of a Z-Image file (its caption embedder, a refiner), the weights left out.
+    name = "z_image_header_only.safetensors"
+    save_state_dict(files / "diffusion_models" / name, {
+        "cap_embedder.0.weight": torch.ones(2560, dtype=torch.bfloat16),
+        "cap_embedder.1.weight": torch.zeros(3840, 2560, dtype=torch.bfloat16),
+        "noise_refiner.0.attention.k_norm.weight": torch.ones(128, dtype=torch.bfloat16),
+        "layers.0.attention.k_norm.weight": torch.ones(128, dtype=torch.bfloat16)})
+    with pytest.raises(ValueError, match=r"unet_name is a Z-Image model \(3840 wide\), which this ComfyUI does not "
+                                         "know: update ComfyUI"):
+        Lumina2Loader.execute(name, GEMMA_TE, FLUX_VAE, 0.0, "default")
+    assert clip_spy == []
+
+
+def test_lumina2_loader_loads_z_image_with_its_shift_and_text_encoder_type(files, clip_spy, z_image_file):
+    os.symlink(z_image_file, files / "diffusion_models" / "z_image_tiny.safetensors")
+    save_state_dict(files / "text_encoders" / QWEN3_TE, {"stand_in": torch.zeros(1)})
+    model, _, vae = Lumina2Loader.execute("z_image_tiny.safetensors", QWEN3_TE, FLUX_VAE, 0.0, "default").result
+    assert type(model.model.model_config).__name__ == "ZImage"
+    sampling = model.get_model_object("model_sampling")
+    assert (sampling.shift, sampling.multiplier) == (3.0, 1.0)
+    # ComfyUI picks Qwen3 4B over Gemma 2 by the file's keys under the one CLIP type, as core's CLIPLoader lumina2.
+    assert clip_spy == [{"paths": [str(files / "text_encoders" / QWEN3_TE)], "type": comfy.sd.CLIPType.LUMINA2}]
+    assert vae.latent_channels == 16

@@ -14,7 +14,7 @@ HOST = require_host()
 
 from devtools.comfy_server import ComfyServer  # noqa: E402
 from devtools.workflow_runs import load_api, run, shrink  # noqa: E402
-from devtools.workflow_specs import WORKFLOWS  # noqa: E402
+from devtools.workflow_specs import WORKFLOWS, not_on_this_host  # noqa: E402
 
 STEPS = 8
 # (truncated steps, what the log must show) per workflow at 8 steps:
@@ -25,7 +25,16 @@ EXPECTED = {
     "wan22_i2v_a14b_truncated_cfg": 5,
     "wan22_t2v_a14b_reuse_cfg": 6,  # cfg_every 8: steps 1..7, but the first after the expert switch runs full CFG
     "wan22_t2v_a14b_reuse_cache": 6,  # the same, LazyCache answering some of them
+    "z_image_t2i_truncated_cfg": 2,  # sigma_low 0.5 (cfg_truncation 0.5) at shift 3: steps 6 and 7
+    "z_image_t2i_reuse_cfg": 7,  # cfg_every 8: steps 1..7
 }
+RUNNABLE = sorted(name for name in EXPECTED if not_on_this_host(name) is None)
+
+
+def runnable(name):
+    reason = not_on_this_host(name)
+    if reason is not None:
+        pytest.skip(f"{name}: {reason}")
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +50,15 @@ def test_the_specs_and_the_files_name_the_same_workflows():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_workflow_runs_and_truncates_the_expected_steps(server, name):
+    runnable(name)
     result = run(server, shrink(load_api(name), STEPS))
     assert result.status == "success"
     assert (result.steps, result.truncated) == (STEPS, EXPECTED[name])
     assert result.model_calls < result.model_calls_core and result.sampling_seconds > 0
     # Each truncated step either reused the guidance or came whole from the cache (never a full step).
-    assert (result.reused + result.cached_steps, result.refreshed) == ((6, 1) if "reuse" in name else (0, 0))
+    # (Wan A14B: the first step after the expert switch runs full CFG, refreshed.)
+    reused = (0, 0) if "reuse" not in name else (7, 0) if name.startswith("z_image") else (6, 1)
+    assert (result.reused + result.cached_steps, result.refreshed) == reused
     # Every planned branch either ran or came from the cache: two a full step, one a truncated one.
     assert result.model_calls + result.model_calls_cached == 2 * (STEPS - result.truncated) + result.truncated
     assert result.outputs, "the workflow saved nothing"
@@ -56,8 +68,9 @@ def test_workflow_runs_and_truncates_the_expected_steps(server, name):
 
 def test_workflows_as_published_pass_comfyui_validation(server):
     # Full size and step count, as users load them; validated by POST /prompt, withdrawn before running.
-    answers = server.validate_without_running([load_api(name) for name in sorted(EXPECTED)])
-    for name, (status, answer) in zip(sorted(EXPECTED), answers, strict=True):
+    # (A workflow whose model this ComfyUI does not know is left out: its files are not in the tree.)
+    answers = server.validate_without_running([load_api(name) for name in RUNNABLE])
+    for name, (status, answer) in zip(RUNNABLE, answers, strict=True):
         assert status == 200 and answer["node_errors"] == {}, (name, answer)
         assert answer["prompt_id"] not in server.get("/history"), f"{name} ran; it should only be validated"
 

@@ -99,3 +99,16 @@ def test_node_inputs_by_name_build_the_policy():
     assert policy == TruncationPolicy(cfg_every=4, keep="reuse", reuse_refresh=0.25, cfg_low_noise=3.0)
     assert isinstance(policy.cfg_trunc_ratio, float) and isinstance(policy.cfg_low_noise, float)
     assert policy.keep_mode.learns_guidance and policy.static_reasons(1, linear(8)) == ("cfg_every",)
+
+
+@pytest.mark.parametrize("text", ["4, 4, 1, 1", "[4.0, 4.0, 1.0, 1.0]", "4 4 1 1", " 4,4,\n1 ,1 "])
+def test_cfg_schedule_reads_the_lists_users_paste_and_truncates_its_steps_at_1(text):
+    policy = TruncationPolicy(cfg_schedule=text)
+    assert truncated(policy, linear(6)) == [2, 3, 4, 5]  # the last value holds after the list ends
+    assert policy.static_reasons(2, linear(6)) == ("cfg_schedule",)
+    assert truncated(TruncationPolicy(cfg_schedule="4, 1, 3.5, 1, 2"), linear(5)) == [1, 3]
+
+
+def test_an_empty_cfg_schedule_is_off():
+    assert TruncationPolicy(cfg_schedule="") == TruncationPolicy()
+    assert truncated(TruncationPolicy(cfg_schedule="  "), linear(4)) == []

@@ -3,12 +3,12 @@ policy checks, all from one row per input."""
 import pytest
 
 from sampling.policy import TruncationPolicy
-from sampling.rules import CHOICE, FLOAT, INPUTS, INT, OFF, RULES, STATIC_RULES
+from sampling.rules import CHOICE, FLOAT, INPUTS, INT, OFF, RULES, STATIC_RULES, TEXT
 
 # Saved graphs (workflows, API prompts, blueprints) store the nodes' widget values by position: the inputs that
 # were ever released keep their places, and a new one comes after them.
 RELEASED = ("cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low", "sigma_high",
-            "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay", "step_cache")
+            "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay", "step_cache", "cfg_schedule")
 
 
 def test_released_inputs_keep_their_places():
@@ -28,9 +28,11 @@ def test_the_node_defaults_are_a_valid_policy():
 
 @pytest.mark.parametrize("row", INPUTS, ids=lambda row: row.name)
 def test_each_row_declares_a_widget_users_can_read(row):
-    assert row.tooltip and row.type in (INT, FLOAT, CHOICE)
+    assert row.tooltip and row.type in (INT, FLOAT, CHOICE, TEXT)
     if row.type == CHOICE:
         assert row.default in row.choices and row.off in row.choices
+    elif row.type == TEXT:
+        assert isinstance(row.default, str) and isinstance(row.off, str)
     else:
         assert row.minimum <= row.default <= row.maximum and row.minimum <= row.off <= row.maximum
         assert isinstance(row.default, int) == (row.type == INT)
@@ -44,5 +46,6 @@ def test_the_required_inputs_come_first():
 
 def test_rules_are_the_rows_that_decide_which_steps_run_full_cfg():
     assert {row.name for row in RULES} == {"cfg_truncate_steps", "cfg_trunc_ratio", "sigma_low", "sigma_high",
-                                          "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay"}
+                                          "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay",
+                                          "cfg_schedule"}
     assert set(STATIC_RULES) <= set(RULES)

@@ -331,3 +331,36 @@ def test_the_first_step_whose_output_was_not_finite_is_marked():
     clean = TruncationRun(TruncationPolicy(), SCHEDULE)
     clean.guided(clean.plan(1.0, 4.0), X, sigma(1.0), torch.ones(2, 4), call_cached=False)
     assert clean.finish().not_finite_from is None
+
+
+def test_a_cfg_schedule_guides_each_step_at_its_scale_and_its_steps_at_1_cost_one_call():
+    run = TruncationRun(TruncationPolicy(cfg_schedule="5, 3.5, 1"), SCHEDULE)
+    c = torch.randn(1, 8, generator=torch.Generator().manual_seed(5))
+    plans = [full_call(run, sigma, c, c * 0.5) for sigma in SCHEDULE[:-1]]
+    assert [(p.full, p.scale, p.branches) for p in plans] == [
+        (True, 5.0, BOTH), (True, 3.5, BOTH), (False, 1.0, (POSITIVE,)), (False, 1.0, (POSITIVE,)),
+        (False, 1.0, (POSITIVE,))]
+    ledger = run.finish()
+    assert ledger.truncated_steps == [2, 3, 4] and ledger.steps[2].reasons == ("cfg_schedule",)
+    assert (ledger.model_calls, ledger.model_calls_core) == (7, 10)  # against core at the sampler's cfg 4
+    assert ledger.notes == ["cfg_schedule has 3 scales for the 5 steps of this schedule: the last holds to the end"]
+
+
+def test_a_cfg_schedule_sets_the_scale_a_reuse_step_reuses_at_and_core_overrides_still_win():
+    run = TruncationRun(TruncationPolicy(cfg_schedule="4, 6, 6, 1, 6", cfg_every=2, keep="reuse"), SCHEDULE)
+    c = torch.randn(1, 8, generator=torch.Generator().manual_seed(6))
+    plans = [full_call(run, sigma, c, c * 0.5) for sigma in SCHEDULE[:-1]]
+    assert [(p.full, p.scale, p.kind) for p in plans] == [
+        (True, 4.0, "full"), (False, 6.0, "reuse"), (True, 6.0, "full"), (False, 1.0, "reuse"), (True, 6.0, "full")]
+    assert plans[3].reasons == ("cfg_every", "cfg_schedule")
+    assert TruncationRun.at_cfg(plans[2], 2.5).scale == 2.5  # core's CFGOverride sets the guider's cfg after us
+    longer = TruncationRun(TruncationPolicy(cfg_schedule="4, 4, 4, 4, 4, 4, 4"), SCHEDULE)
+    assert longer.ledger.notes == ["cfg_schedule has 7 scales for the 5 steps of this schedule: the last 2 are not "
+                                   "used"]
+
+
+def test_at_sampler_cfg_1_a_scheduled_full_step_counts_both_calls_core_would_run_at_its_scale():
+    run = TruncationRun(TruncationPolicy(cfg_schedule="4, 1"), SCHEDULE)
+    first, second = run.plan(1.0, 1.0), run.plan(0.8, 1.0)
+    assert (first.full, first.branches, first.core_calls) == (True, BOTH, 2)
+    assert (second.full, second.branches, second.core_calls) == (False, (POSITIVE,), 1)

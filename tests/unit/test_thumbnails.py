@@ -45,6 +45,22 @@ def strip_kinds(path) -> dict[str, int]:
     return best
 
 
+def loader_shift(prompt: dict) -> float:
+    """The Lumina2 Loader's shift as it applies it (0: the family's own, told by the file name), else 1."""
+    from sampling.families import LUMINA2, Z_IMAGE
+
+    (loader,) = [n["inputs"] for n in prompt.values() if "Loader" in n["class_type"]]
+    if loader.get("shift", 0.0) or "unet_name" not in loader:
+        return loader.get("shift", 0.0) or 1.0  # the Wan loader's rules here count steps; its shift does not matter
+    return Z_IMAGE.shift if "z_image" in loader["unet_name"] else LUMINA2.shift
+
+
+def flow_schedule(shift: float, steps: int) -> list[float]:
+    """ComfyUI's shifted flow sigmas, evenly spaced in t (the simple scheduler)."""
+    ts = [1.0 - i / steps for i in range(steps)]
+    return [shift * t / (1 + (shift - 1) * t) for t in ts] + [0.0]
+
+
 def expected_full_steps(name: str) -> tuple[int, set[int]]:
     """(steps, the numbers of full-CFG steps the published settings can give): the static rules' full steps,
     and one more where reuse runs full CFG after a Wan expert switch that falls on a truncated step."""
@@ -53,7 +69,7 @@ def expected_full_steps(name: str) -> tuple[int, set[int]]:
     steps = next(n["inputs"]["steps"] for n in prompt.values() if n["class_type"] in ("BasicScheduler", "KSampler"))
     policy = TruncationPolicy.from_inputs({k: v for k, v in inputs.items()
                                           if not isinstance(v, list) and k not in ("cfg", "cfg_low_noise")})
-    schedule = [1.0 - i / steps for i in range(steps + 1)]
+    schedule = flow_schedule(loader_shift(prompt), steps)
     full = sum(1 for i in range(steps) if not policy.static_reasons(i, schedule))
     experts = any(n["class_type"] == "TruncatedCFGWanA14BLoader" for n in prompt.values())
     return steps, {full, full + 1} if experts and policy.keep_mode.learns_guidance else {full}
