@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -74,9 +75,13 @@ def free_port() -> int:
 class ComfyServer:
     pack_folder = "ComfyUI-TruncatedCFG"  # the pack's folder in custom_nodes/ (its web files: /extensions/<it>/)
 
-    def __init__(self, host: Path, base: Path, stand_in_text_encoder: bool = True):
+    def __init__(self, host: Path, base: Path, stand_in_text_encoder: bool = True, other_packs: tuple = (),
+                 env: dict | None = None):
+        """``other_packs``: custom node folders copied into custom_nodes/ beside the pack (copied: some write into
+        their own folder, as ComfyUI-Distributed its gpu_config.json); ``env``: variables set for this server."""
         self.host, self.base, self.port = host, base, free_port()
         self.stand_in_text_encoder = stand_in_text_encoder
+        self.other_packs, self.env = tuple(Path(p) for p in other_packs), dict(env or {})
         self.log_path = base / "server.log"
         self.process = None
 
@@ -88,7 +93,12 @@ class ComfyServer:
         custom = self.base / "custom_nodes"
         custom.mkdir(parents=True, exist_ok=True)
         for entry in custom.iterdir():  # a base directory may be reused (the demo's); start from a known set
-            entry.unlink()
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        for pack in self.other_packs:
+            shutil.copytree(pack, custom / pack.name, ignore=shutil.ignore_patterns(".git", "__pycache__"))
         (custom / self.pack_folder).symlink_to(PACK_ROOT, target_is_directory=True)
         (custom / "tcfg_test_conditioning.py").write_text(TEST_CONDITIONING_NODE)
         if self.stand_in_text_encoder:
@@ -99,7 +109,8 @@ class ComfyServer:
         if os.environ.get("TCFG_FRONTEND_ROOT"):
             command += ["--front-end-root", os.environ["TCFG_FRONTEND_ROOT"]]
         self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen(command, cwd=self.host, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, cwd=self.host, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **self.env})
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

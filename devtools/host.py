@@ -122,3 +122,22 @@ def start_script(with_pack: bool = True) -> bool:
 
     comfy.utils.PROGRESS_BAR_ENABLED = False
     return True
+
+
+DISTRIBUTED_DEFAULT = Path("/opt/ComfyUI-Distributed")
+DISTRIBUTED_TESTED_AT = "a91f9fb"
+
+
+def find_distributed(host: Path) -> tuple[Optional[Path], str]:
+    """ComfyUI-Distributed (robertvoy/ComfyUI-Distributed) for the multi-server test: COMFYUI_DISTRIBUTED_PATH, the
+    host's custom_nodes/ComfyUI-Distributed, or /opt/ComfyUI-Distributed; (None, why) when there is none."""
+    env = os.environ.get("COMFYUI_DISTRIBUTED_PATH")
+    candidates = [Path(env).expanduser()] if env else [host / "custom_nodes" / "ComfyUI-Distributed",
+                                                        DISTRIBUTED_DEFAULT]
+    for path in candidates:
+        if (path / "distributed.py").is_file() and (path / "nodes" / "collector.py").is_file():
+            return path.resolve(), f"ComfyUI-Distributed at {path}"
+    where = f"COMFYUI_DISTRIBUTED_PATH={env} is not a ComfyUI-Distributed checkout" if env else \
+        f"no ComfyUI-Distributed at {' or '.join(map(str, candidates))}"
+    return None, (f"{where}: put a checkout of robertvoy/ComfyUI-Distributed (tested at {DISTRIBUTED_TESTED_AT}) "
+                  "there, or set COMFYUI_DISTRIBUTED_PATH (docs/testing.md)")

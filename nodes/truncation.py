@@ -150,6 +150,10 @@ class TruncationController:
             log.warning("%s %s", LOG_PREFIX, note)
         reporter = None if self.node_id is None else RunReporter(self.node_id, run)
         if reporter is not None:
+            if reporter.nobody_listens:
+                log.info("%s the page that queued this prompt (client %s) is not connected to this server, so no "
+                         "step strip shows this run (a ComfyUI-Distributed worker runs its master page's prompts); "
+                         "the counts are in the line this log prints after it", LOG_PREFIX, reporter.client_id)
             reporter.start()
         wrappers = transformer_options.get("wrappers", {})
         order_wrappers(wrappers, PREDICT_NOISE, first=(PATCH_KEY,), last=(SCALE_KEY, ROUTING_KEY))

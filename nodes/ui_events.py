@@ -49,6 +49,10 @@ class RunReporter:
         self.node_id = node_id
         self.run = run
         self.client_id, self.prompt_id = current_prompt()
+        sockets = getattr(getattr(PromptServer, "instance", None), "sockets", None)
+        # A client id no page of this server holds (a ComfyUI-Distributed worker runs the master page's prompts):
+        # ComfyUI drops events to it without a word.
+        self.nobody_listens = self.client_id is not None and sockets is not None and self.client_id not in sockets
         self.changed: dict[int, None] = {}  # the steps changed since the last event, in order
         self.last_sent = 0.0
 
