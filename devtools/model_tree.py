@@ -30,6 +30,11 @@ DONE = ".built"
 KIND = "wan experts 512 x 2\n"
 
 
+def kind() -> str:
+    """What the marker holds on this host: a tree built for 0.3.64 lacks what 0.33 runs."""
+    return KIND + ("z-image\n" if knows_z_image() else "")
+
+
 def knows_z_image() -> bool:
     """Whether the host detects Z-Image (ComfyUI added it after 0.3.64)."""
     import comfy.supported_models
@@ -43,8 +48,7 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
     from devtools.stand_in_text_encoder import MARKER
 
     models = Path(models)
-    kind = KIND + ("z-image\n" if knows_z_image() else "")  # a tree built for 0.3.64 lacks what 0.33 runs
-    if (models / DONE).exists() and (models / DONE).read_text() == kind:
+    if (models / DONE).exists() and (models / DONE).read_text() == kind():
         return models
     unets, te, vae = models / "diffusion_models", models / "text_encoders", models / "vae"
     checkpoints.save_lumina2(unets / LUMINA_UNET, layers=1)
@@ -60,7 +64,7 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
     checkpoints.save_state_dict(vae / WAN_VAE, checkpoints.wan21_vae_state_dict())
     if input_dir is not None:
         write_start_image(Path(input_dir) / START_IMAGE)
-    (models / DONE).write_text(kind)
+    (models / DONE).write_text(kind())
     return models
 
 

@@ -16,7 +16,7 @@ def mtimes(models):
 
 def test_a_finished_tree_of_the_same_kind_is_reused_untouched(model_tree_base):
     models = model_tree_base / "models"
-    assert (models / model_tree.DONE).read_text() == model_tree.KIND
+    assert (models / model_tree.DONE).read_text() == model_tree.kind()
     before = mtimes(models)
     model_tree.build(models)
     assert mtimes(models) == before
@@ -27,6 +27,6 @@ def test_a_tree_from_an_earlier_kind_is_rebuilt(tmp_path):
     models.mkdir()
     (models / model_tree.DONE).write_text("complete\n")  # what trees before the marker named their kind held
     model_tree.build(models)
-    assert (models / model_tree.DONE).read_text() == model_tree.KIND
+    assert (models / model_tree.DONE).read_text() == model_tree.kind()
     with safe_open(str(models / "diffusion_models" / EXPERT), "pt") as expert:
         assert expert.get_slice("patch_embedding.weight").get_shape()[0] == 512  # the Wan experts' width
