@@ -26,8 +26,9 @@ def init_weights(module: torch.nn.Module, seed: int) -> None:
 
 
 def wan_state_dict(dim: int = 128, layers: int = 2, ffn_dim: int | None = None, in_dim: int = 16,
-                   seed: int = 0) -> dict[str, torch.Tensor]:
-    """A Wan 2.1/2.2 (t2v layout) state dict from ComfyUI's WanModel; heads = dim // 128 as ComfyUI detects."""
+                   seed: int = 0, out_dim: int = 16) -> dict[str, torch.Tensor]:
+    """A Wan 2.1/2.2 (t2v layout) state dict from ComfyUI's WanModel; heads = dim // 128 as ComfyUI detects.
+    ``in_dim`` = ``out_dim`` = 48 is Wan 2.2 TI2V 5B's layout (its 48-channel VAE latent)."""
     import comfy.ldm.wan.model
     import comfy.ops
 
@@ -35,7 +36,7 @@ def wan_state_dict(dim: int = 128, layers: int = 2, ffn_dim: int | None = None, 
         raise ValueError(f"Wan width must be a multiple of 128 (ComfyUI detects heads = dim // 128), got {dim}")
     model = comfy.ldm.wan.model.WanModel(
         model_type="t2v", dim=dim, ffn_dim=ffn_dim or 2 * dim, num_heads=dim // 128, num_layers=layers,
-        in_dim=in_dim, out_dim=16, text_dim=WAN_TEXT_DIM, operations=comfy.ops.disable_weight_init)
+        in_dim=in_dim, out_dim=out_dim, text_dim=WAN_TEXT_DIM, operations=comfy.ops.disable_weight_init)
     init_weights(model, seed)
     return {k: v.contiguous() for k, v in model.state_dict().items()}
 
@@ -121,6 +122,25 @@ def z_image_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
     return [[torch.randn(batch, tokens, Z_IMAGE_TEXT_DIM, generator=g), {}]]
 
 
+QWEN_IMAGE_TEXT_DIM = 3584  # Qwen2.5-VL 7B hidden size, what Qwen-Image's txt_in takes
+
+
+def qwen_image_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) -> dict[str, torch.Tensor]:
+    """A Qwen-Image MMDiT state dict from ComfyUI's class at the width its detection fixes (24 heads of 128),
+    ``layers`` deep. One layer is ~0.8 GB in bf16."""
+    import comfy.ldm.qwen_image.model
+    import comfy.ops
+
+    model = comfy.ldm.qwen_image.model.QwenImageTransformer2DModel(
+        num_layers=layers, operations=comfy.ops.disable_weight_init)
+    init_weights(model, seed)
+    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+
+
+def save_qwen_image(path: Path, **kwargs) -> Path:
+    return save_state_dict(path, qwen_image_state_dict(**kwargs))
+
+
 def lumina2_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:
     """A CONDITIONING value as the Gemma 2 text encoder hands it on: embeddings and their attention mask."""
     g = torch.Generator().manual_seed(seed)
@@ -134,6 +154,16 @@ def wan21_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.
 
     model = comfy.ldm.wan.vae.WanVAE(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                                      temperal_downsample=[False, True, True], dropout=0.0)
+    init_weights(model, seed)
+    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+
+
+def wan22_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.Tensor]:
+    """The Wan 2.2 VAE (48 latent channels) at the configuration ComfyUI's detection fixes."""
+    import comfy.ldm.wan.vae2_2
+
+    model = comfy.ldm.wan.vae2_2.WanVAE(dim=160, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                                        temperal_downsample=[False, True, True], dropout=0.0)
     init_weights(model, seed)
     return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
 

@@ -1,7 +1,8 @@
 """A user's models/ tree with the file names the example workflows use, built small.
 
-Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2 and Z-Image models
-one layer deep at full width, Z-Image only where the host knows it; the Wan experts 512 wide, 2 layers); text
+Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2, Z-Image and Qwen-Image
+models one layer deep at full width, Z-Image only where the host knows it; the Wan experts 512 wide, 2 layers; the
+Wan 2.2 5B model 256 wide); text
 encoders are stand-in files (see stand_in_text_encoder.py). Built once per folder; a finished tree of the same
 kind is reused.
 """
@@ -15,6 +16,11 @@ LUMINA_UNET = "lumina_2_model_bf16.safetensors"
 GEMMA = "gemma_2_2b_fp16.safetensors"
 Z_IMAGE_UNET = "z_image_bf16.safetensors"  # core's Z-Image template's file names
 QWEN3_4B = "qwen_3_4b.safetensors"
+QWEN_IMAGE_UNET = "qwen_image_2512_fp8_e4m3fn.safetensors"  # core's Qwen-Image 2512 template's file names
+QWEN_VL_7B = "qwen_2.5_vl_7b_fp8_scaled.safetensors"
+QWEN_IMAGE_VAE = "qwen_image_vae.safetensors"
+WAN22_5B_UNET = "wan2.2_ti2v_5B_fp16.safetensors"  # core's Wan 2.2 5B template's file names
+WAN22_VAE = "wan2.2_vae.safetensors"
 FLUX_VAE = "ae.safetensors"
 WAN_EXPERTS = {
     ("t2v", "high"): "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
@@ -27,7 +33,7 @@ WAN_VAE = "wan_2.1_vae.safetensors"
 START_IMAGE = "example.png"
 DONE = ".built"
 # What the marker holds: change it whenever build() writes other models, so older trees are rebuilt.
-KIND = "wan experts 512 x 2\n"
+KIND = "wan experts 512 x 2, qwen-image, wan 2.2 5b\n"
 
 
 def kind() -> str:
@@ -55,13 +61,18 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
     for seed, ((task, _), name) in enumerate(WAN_EXPERTS.items(), start=20):
         # Wide enough that a skipped branch saves model time, not only overhead (the main job times it).
         checkpoints.save_wan(unets / name, dim=512, layers=2, seed=seed, in_dim=36 if task == "i2v" else 16)
-    for name in (GEMMA, UMT5):
+    checkpoints.save_qwen_image(unets / QWEN_IMAGE_UNET, layers=1)
+    checkpoints.save_wan(unets / WAN22_5B_UNET, dim=256, layers=2, seed=30, in_dim=48, out_dim=48)
+    for name in (GEMMA, UMT5, QWEN_VL_7B):
         checkpoints.save_state_dict(te / name, {MARKER: torch.zeros(1)})
     if knows_z_image():
         checkpoints.save_z_image(unets / Z_IMAGE_UNET, layers=1)
         checkpoints.save_state_dict(te / QWEN3_4B, {MARKER: torch.tensor([float(checkpoints.Z_IMAGE_TEXT_DIM)])})
     checkpoints.save_state_dict(vae / FLUX_VAE, checkpoints.flux_vae_state_dict())
     checkpoints.save_state_dict(vae / WAN_VAE, checkpoints.wan21_vae_state_dict())
+    # Qwen-Image's VAE has Wan 2.1's layout (ComfyUI loads both as one architecture).
+    checkpoints.save_state_dict(vae / QWEN_IMAGE_VAE, checkpoints.wan21_vae_state_dict(seed=1))
+    checkpoints.save_state_dict(vae / WAN22_VAE, checkpoints.wan22_vae_state_dict())
     if input_dir is not None:
         write_start_image(Path(input_dir) / START_IMAGE)
     (models / DONE).write_text(kind())

@@ -1,6 +1,6 @@
 """A stand-in for text encoders, for the test and demo servers only (never part of the pack).
 
-Text encoders (UMT5-XXL, 5.7B; Gemma 2 2B) are fixed-size in ComfyUI and far too large to build
+Text encoders (UMT5-XXL, 5.7B; Gemma 2 2B; Qwen3 4B; Qwen2.5-VL 7B) are fixed-size in ComfyUI and far too large to build
 here. This module goes into a test or demo server's custom_nodes/. A text-encoder file that holds
 the marker tensor below then loads as a stand-in that turns each prompt into embeddings of the
 real shape, seeded by the prompt's text; every other file loads through ComfyUI as usual.
@@ -12,7 +12,8 @@ import safetensors
 import torch
 
 MARKER = "truncated_cfg.stand_in_text_encoder"
-WIDTHS = {comfy.sd.CLIPType.WAN: 4096, comfy.sd.CLIPType.LUMINA2: 2304}  # UMT5-XXL, Gemma 2 2B
+# UMT5-XXL, Gemma 2 2B, Qwen2.5-VL 7B
+WIDTHS = {comfy.sd.CLIPType.WAN: 4096, comfy.sd.CLIPType.LUMINA2: 2304, comfy.sd.CLIPType.QWEN_IMAGE: 3584}
 TOKENS = 16
 NODE_CLASS_MAPPINGS = {}
 

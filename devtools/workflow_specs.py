@@ -4,8 +4,8 @@ devtools/build_workflows.py builds each one in ComfyUI's real frontend and saves
 serialises, so the files are exactly what users' ComfyUI writes. Settings follow the models'
 published defaults (see README); file names are those users have after following the README.
 """
-from devtools.model_tree import (FLUX_VAE, GEMMA, LUMINA_UNET, QWEN3_4B, START_IMAGE, UMT5, WAN_EXPERTS, WAN_VAE,
-                                 Z_IMAGE_UNET)
+from devtools.model_tree import (FLUX_VAE, GEMMA, LUMINA_UNET, QWEN3_4B, QWEN_IMAGE_UNET, QWEN_IMAGE_VAE, QWEN_VL_7B,
+                                 START_IMAGE, UMT5, WAN22_5B_UNET, WAN22_VAE, WAN_EXPERTS, WAN_VAE, Z_IMAGE_UNET)
 from sampling import recipes
 
 LUMINA_PROMPT = ("A red fox in fresh snow at dawn, soft golden light, shallow depth of field, "
@@ -14,6 +14,9 @@ LUMINA_NEGATIVE = "blurry, low quality, distorted, watermark"
 Z_IMAGE_PROMPT = ("A weathered fisherman mending a net on a wooden pier at sunrise, mist over the harbour, "
                   "natural light, 35mm photograph")
 Z_IMAGE_NEGATIVE = "blurry, low quality, oversaturated, deformed hands, watermark, text"
+QWEN_IMAGE_PROMPT = ("A hand-painted wooden sign reading \"OPEN\" hanging in the window of a small bakery, warm "
+                     "morning light, photograph")
+QWEN_IMAGE_NEGATIVE = "blurry, low quality, distorted text, watermark"
 WAN_PROMPT = ("A small paper boat drifts down a rain-soaked city street at dusk, neon reflections ripple on "
               "the water, the camera follows it slowly at ground level, cinematic lighting")
 # Wan 2.2's official default negative prompt (generate.py / the ComfyUI templates).
@@ -36,8 +39,9 @@ def node(key, type_, column, row, node_width=None, **widgets):
     return spec
 
 
-def custom_sampler_tail(first_column, latent, sampler_name, steps, model_key):
-    """RandomNoise + KSamplerSelect + BasicScheduler + SamplerCustomAdvanced, fed by `guider`."""
+def custom_sampler_tail(first_column, latent, sampler_name, steps, model_key, vae=("loader", 2)):
+    """RandomNoise + KSamplerSelect + BasicScheduler + SamplerCustomAdvanced, fed by `guider`; ``vae``: the
+    (node, output) the decoder takes its VAE from."""
     c = first_column
     nodes = [
         node("noise", "RandomNoise", c, 0, noise_seed=SEED, control_after_generate="fixed"),
@@ -49,7 +53,7 @@ def custom_sampler_tail(first_column, latent, sampler_name, steps, model_key):
     links = [
         ("noise", 0, "sample", "noise"), ("guider", 0, "sample", "guider"), ("sampler", 0, "sample", "sampler"),
         ("sigmas", 0, "sample", "sigmas"), (latent[0], latent[1], "sample", "latent_image"),
-        (model_key, 0, "sigmas", "model"), ("sample", 0, "decode", "samples"), ("loader", 2, "decode", "vae"),
+        (model_key, 0, "sigmas", "model"), ("sample", 0, "decode", "samples"), (vae[0], vae[1], "decode", "vae"),
     ]
     return nodes, links
 
@@ -100,6 +104,22 @@ def lumina2_t2i_ksampler():
 Z_IMAGE_RECIPE = recipes.z_image(3.0, cfg_truncation=0.5, cfg_normalization=1.0)
 
 
+def recipe_guider(recipe, model_key, guider=None, renorm_place=(0, 260)):
+    """The Truncated CFG Guider at ``recipe``'s settings (``guider``: inputs over them) on ``model_key``'s model,
+    behind CFG Renorm where the recipe rescales, fed by the `positive` and `negative` nodes."""
+    nodes = [node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=recipe.cfg,
+                  **{"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond", **recipe.truncation,
+                     **(guider or {})})]
+    links = [("positive", 0, "guider", "positive"), ("negative", 0, "guider", "negative")]
+    if recipe.renorm:
+        nodes.append(node("renorm", "TruncatedCFGRenorm", *renorm_place, renorm_cfg=recipe.renorm_cfg,
+                          mode=recipe.renorm_mode))
+        links += [(model_key, 0, "renorm", "model"), ("renorm", 0, "guider", "model")]
+    else:
+        links.append((model_key, 0, "guider", "model"))
+    return nodes, links
+
+
 def z_image_t2i(recipe=Z_IMAGE_RECIPE, guider=None, prefix="z_image_truncated_cfg"):
     """``guider``: inputs over the recipe's truncation (the reuse workflow's)."""
     nodes = [
@@ -108,18 +128,10 @@ def z_image_t2i(recipe=Z_IMAGE_RECIPE, guider=None, prefix="z_image_truncated_cf
         node("positive", "CLIPTextEncode", 1, 0, text=Z_IMAGE_PROMPT),
         node("negative", "CLIPTextEncode", 1, 300, text=Z_IMAGE_NEGATIVE),
         node("latent", "EmptySD3LatentImage", 0, 420, width=1024, height=1024, batch_size=1),
-        node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=recipe.cfg,
-             **{"cfg_truncate_steps": 0, "cfg_trunc_ratio": 1.0, "keep": "cond", **recipe.truncation,
-                **(guider or {})}),
     ]
-    links = [("loader", 1, "positive", "clip"), ("loader", 1, "negative", "clip"),
-             ("positive", 0, "guider", "positive"), ("negative", 0, "guider", "negative")]
-    if recipe.renorm:
-        nodes.append(node("renorm", "TruncatedCFGRenorm", 0, 260, renorm_cfg=recipe.renorm_cfg,
-                          mode=recipe.renorm_mode))
-        links += [("loader", 0, "renorm", "model"), ("renorm", 0, "guider", "model")]
-    else:
-        links.append(("loader", 0, "guider", "model"))
+    links = [("loader", 1, "positive", "clip"), ("loader", 1, "negative", "clip")]
+    guided, guided_links = recipe_guider(recipe, "loader", guider)
+    nodes, links = nodes + guided, links + guided_links
     tail, tail_links = custom_sampler_tail(3, ("latent", 0), "res_multistep", 25, "loader")
     nodes += tail + [node("save", "SaveImage", 5, 0, filename_prefix=prefix)]
     return nodes, links + tail_links + [("decode", 0, "save", "images")]
@@ -129,6 +141,42 @@ def z_image_t2i_reuse():
     # The pack's own recommendation on core's template (cfg 4, no normalisation): full CFG on every 8th step, the
     # guidance reused (extrapolated) between.
     return z_image_t2i(recipes.z_image(3.0), dict(keep="reuse_extrapolated", cfg_every=8), "z_image_reuse_cfg")
+
+
+def core_front(unet, clip, vae, shift, prompts):
+    """Core's loaders as its templates wire them: UNETLoader, CLIPLoader (``clip``: file, type), VAELoader, a
+    shift node (``shift``: its type, value) on the model, and the two prompts (``prompts``: positive, negative)."""
+    nodes = [
+        node("loader", "UNETLoader", 0, 0, unet_name=unet, weight_dtype="default"),
+        node("clip", "CLIPLoader", 0, 140, clip_name=clip[0], type=clip[1], device="default"),
+        node("vae", "VAELoader", 0, 280, vae_name=vae),
+        node("shift", shift[0], 1, 560, shift=shift[1]),
+        node("positive", "CLIPTextEncode", 1, 0, text=prompts[0]),
+        node("negative", "CLIPTextEncode", 1, 300, text=prompts[1]),
+    ]
+    return nodes, [("clip", 0, "positive", "clip"), ("clip", 0, "negative", "clip"), ("loader", 0, "shift", "model")]
+
+
+QWEN_IMAGE_RECIPE = recipes.qwen_image(4.0)  # core's template's cfg, with QwenImagePipeline's rescale
+
+
+def qwen_image_t2i(recipe=QWEN_IMAGE_RECIPE, guider=None, prefix="qwen_image_rescale_cfg"):
+    """Core's Qwen-Image 2512 template (its loaders, AuraFlow shift 3.1, 50 euler steps, cfg 4) with the pack's
+    guider; a recipe with a rescale puts CFG Renorm before it. ``guider``: inputs over the recipe's."""
+    nodes, links = core_front(QWEN_IMAGE_UNET, (QWEN_VL_7B, "qwen_image"), QWEN_IMAGE_VAE,
+                              ("ModelSamplingAuraFlow", 3.1), (QWEN_IMAGE_PROMPT, QWEN_IMAGE_NEGATIVE))
+    nodes.append(node("latent", "EmptySD3LatentImage", 0, 420, width=1328, height=1328, batch_size=1))
+    guided, guided_links = recipe_guider(recipe, "shift", guider, renorm_place=(1, 700))
+    nodes, links = nodes + guided, links + guided_links
+    tail, tail_links = custom_sampler_tail(3, ("latent", 0), "euler", 50, "shift", vae=("vae", 0))
+    nodes += tail + [node("save", "SaveImage", 5, 0, filename_prefix=prefix)]
+    return nodes, links + tail_links + [("decode", 0, "save", "images")]
+
+
+def qwen_image_t2i_reuse():
+    # Core's template as it runs (plain CFG, no rescale) with the pack's recommendation: full CFG on every 8th
+    # step, the guidance reused (extrapolated) between.
+    return qwen_image_t2i(recipes.Settings(4.0), dict(keep="reuse_extrapolated", cfg_every=8), "qwen_image_reuse_cfg")
 
 
 def wan_front(task):
@@ -141,8 +189,8 @@ def wan_front(task):
     ], [("loader", 1, "positive", "clip"), ("loader", 1, "negative", "clip")]
 
 
-def video_tail(column, prefix):
-    return [node("video", "CreateVideo", column, 0, fps=16.0),
+def video_tail(column, prefix, fps=16.0):
+    return [node("video", "CreateVideo", column, 0, fps=fps),
             node("save", "SaveVideo", column, 160, filename_prefix=prefix, format="auto", codec="auto")], \
         [("decode", 0, "video", "images"), ("video", 0, "save", "video")]
 
@@ -183,6 +231,20 @@ def wan22_t2v_reuse_cache():
                      cache=dict(reuse_threshold=0.3, start_percent=0.15, end_percent=0.95, verbose=False))
 
 
+def wan22_ti2v_5b():
+    """Core's Wan 2.2 TI2V 5B template (its loaders, shift 8, 1280x704x121, 20 UniPC steps, cfg 5) with the pack's
+    guider: the Wan 2.2 write-up's last 5 steps truncated, keeping cond as the A14B workflows do."""
+    recipe = recipes.wan22(5.0, cfg_truncate_steps=5)
+    nodes, links = core_front(WAN22_5B_UNET, (UMT5, "wan"), WAN22_VAE, ("ModelSamplingSD3", 8.0),
+                              (WAN_PROMPT, WAN_NEGATIVE))
+    nodes.append(node("latent", "Wan22ImageToVideoLatent", 0, 420, width=1280, height=704, length=121, batch_size=1))
+    links.append(("vae", 0, "latent", "vae"))
+    guided, guided_links = recipe_guider(recipe, "shift", dict(keep="cond"))
+    tail, tail_links = custom_sampler_tail(3, ("latent", 0), "uni_pc", 20, "shift", vae=("vae", 0))
+    video, video_links = video_tail(5, "video/wan22_ti2v_5b_truncated_cfg", fps=24.0)
+    return nodes + guided + tail + video, links + guided_links + tail_links + video_links
+
+
 def wan22_i2v():
     nodes, links = wan_front("i2v")
     nodes += [
@@ -209,6 +271,9 @@ TITLES = {
     "wan22_t2v_a14b_reuse_cache": "Wan 2.2 A14B · text to video · reused + LazyCache",
     "z_image_t2i_truncated_cfg": "Z-Image · text to image · its own truncation + normalisation",
     "z_image_t2i_reuse_cfg": "Z-Image · text to image · guidance reused",
+    "qwen_image_t2i_rescale_cfg": "Qwen-Image 2512 · text to image · its own rescale, full CFG",
+    "qwen_image_t2i_reuse_cfg": "Qwen-Image 2512 · text to image · guidance reused",
+    "wan22_ti2v_5b_truncated_cfg": "Wan 2.2 TI2V 5B · text to video · last 5 steps truncated",
 }
 # The workflows whose model a host may not know, and what it lacks (ComfyUI added Z-Image after 0.3.64).
 NEEDS_Z_IMAGE = ("z_image_t2i_truncated_cfg", "z_image_t2i_reuse_cfg")
@@ -232,6 +297,9 @@ WORKFLOWS = {
     "wan22_t2v_a14b_reuse_cache": wan22_t2v_reuse_cache,
     "z_image_t2i_truncated_cfg": z_image_t2i,
     "z_image_t2i_reuse_cfg": z_image_t2i_reuse,
+    "qwen_image_t2i_rescale_cfg": qwen_image_t2i,
+    "qwen_image_t2i_reuse_cfg": qwen_image_t2i_reuse,
+    "wan22_ti2v_5b_truncated_cfg": wan22_ti2v_5b,
 }
 
 
@@ -281,6 +349,20 @@ BLUEPRINTS = {
         category="Image generation and editing/Text to image",
         description=("Lumina-Image-2.0 text to image with CFG Renorm and Truncated CFG: guidance on the first "
                      "quarter of the steps, as Lumina's README recommends (38% fewer model calls).")),
+    "Text to Video (Wan 2.2 5B, Truncated CFG)": Blueprint(
+        wan22_ti2v_5b, outside=("save",), labels=PROMPT_LABELS,
+        exposed=[("latent", "width"), ("latent", "height"), ("latent", "length")] + SEED_STEPS + GUIDER_EXPOSED
+        + [("loader", "unet_name"), ("clip", "clip_name"), ("vae", "vae_name")],
+        category="Video generation and editing/Text to video",
+        description=("Wan 2.2 TI2V 5B text to video as core's template runs it (cfg 5, 20 steps), with Truncated "
+                     "CFG: the last 5 steps run one branch (the Wan 2.2 write-up's --cfg_truncate_steps).")),
+    "Text to Image (Qwen-Image 2512, Truncated CFG)": Blueprint(
+        qwen_image_t2i_reuse, outside=("save",), labels=PROMPT_LABELS,
+        exposed=[("latent", "width"), ("latent", "height")] + SEED_STEPS + GUIDER_EXPOSED
+        + [("loader", "unet_name"), ("clip", "clip_name"), ("vae", "vae_name")],
+        category="Image generation and editing/Text to image",
+        description=("Qwen-Image 2512 text to image as core's template runs it (cfg 4, 50 steps), with Truncated "
+                     "CFG: full CFG on every 8th step and the guidance reused between.")),
     "Text to Image (Z-Image, Truncated CFG)": Blueprint(
         z_image_t2i, outside=("save",), labels=PROMPT_LABELS,
         exposed=[("latent", "width"), ("latent", "height")] + SEED_STEPS + GUIDER_EXPOSED

@@ -46,13 +46,17 @@ def strip_kinds(path) -> dict[str, int]:
 
 
 def loader_shift(prompt: dict) -> float:
-    """The Lumina2 Loader's shift as it applies it (0: the family's own, told by the file name), else 1."""
+    """The workflow's time shift: core's ModelSamplingAuraFlow, or the Lumina2 Loader's as it applies it (0: the
+    family's own, told by the file name); else 1 (the Wan workflows' rules count steps, the shift does not matter)."""
     from sampling.families import LUMINA2, Z_IMAGE
 
-    (loader,) = [n["inputs"] for n in prompt.values() if "Loader" in n["class_type"]]
-    if loader.get("shift", 0.0) or "unet_name" not in loader:
-        return loader.get("shift", 0.0) or 1.0  # the Wan loader's rules here count steps; its shift does not matter
-    return Z_IMAGE.shift if "z_image" in loader["unet_name"] else LUMINA2.shift
+    for node in prompt.values():
+        inputs = node["inputs"]
+        if node["class_type"] == "ModelSamplingAuraFlow":
+            return inputs["shift"]
+        if node["class_type"] == "TruncatedCFGLumina2Loader":
+            return inputs["shift"] or (Z_IMAGE.shift if "z_image" in inputs["unet_name"] else LUMINA2.shift)
+    return 1.0
 
 
 def flow_schedule(shift: float, steps: int) -> list[float]:
@@ -87,7 +91,7 @@ def test_thumbnail_is_a_square_showing_the_strip_of_the_workflows_own_settings(n
     assert any(abs(full_share - full / steps) < 0.75 / steps for full in full_counts), (full_share, full_counts)
     keep = [n["inputs"]["keep"] for n in load_api(name).values() if n["class_type"] in TRUNCATING_NODES][0]
     truncated_kind = "reuse" if keep.startswith("reuse") else keep
-    assert kinds[truncated_kind] > 0 and all(kinds[k] == 0 for k in ("cond", "uncond", "reuse")
-                                             if k != truncated_kind)
+    assert (kinds[truncated_kind] > 0) == (max(full_counts) < steps)  # an official full-CFG recipe truncates none
+    assert all(kinds[k] == 0 for k in ("cond", "uncond", "reuse") if k != truncated_kind)
     cached = any(n["class_type"] in ("LazyCache", "EasyCache") for n in load_api(name).values())
     assert (kinds["cached"] > 0) == cached, "cells from a step cache show exactly where the workflow has one"
