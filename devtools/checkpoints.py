@@ -25,6 +25,12 @@ def init_weights(module: torch.nn.Module, seed: int) -> None:
                 p.copy_(torch.randn(p.shape, generator=g) * std)
 
 
+def seeded_state_dict(model: torch.nn.Module, seed: int, dtype=None) -> dict[str, torch.Tensor]:
+    """``model``'s weights set by ``init_weights`` from ``seed``, as a state dict in ``dtype`` (None: as built)."""
+    init_weights(model, seed)
+    return {k: (v if dtype is None else v.to(dtype)).contiguous() for k, v in model.state_dict().items()}
+
+
 def wan_state_dict(dim: int = 128, layers: int = 2, ffn_dim: int | None = None, in_dim: int = 16,
                    seed: int = 0, out_dim: int = 16) -> dict[str, torch.Tensor]:
     """A Wan 2.1/2.2 (t2v layout) state dict from ComfyUI's WanModel; heads = dim // 128 as ComfyUI detects.
@@ -37,8 +43,7 @@ def wan_state_dict(dim: int = 128, layers: int = 2, ffn_dim: int | None = None, 
     model = comfy.ldm.wan.model.WanModel(
         model_type="t2v", dim=dim, ffn_dim=ffn_dim or 2 * dim, num_heads=dim // 128, num_layers=layers,
         in_dim=in_dim, out_dim=out_dim, text_dim=WAN_TEXT_DIM, operations=comfy.ops.disable_weight_init)
-    init_weights(model, seed)
-    return {k: v.contiguous() for k, v in model.state_dict().items()}
+    return seeded_state_dict(model, seed)
 
 
 def save_state_dict(path: Path, state_dict: dict[str, torch.Tensor]) -> Path:
@@ -86,8 +91,7 @@ def lumina2_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) -> 
         patch_size=2, in_channels=16, dim=2304, n_layers=layers, n_heads=24, n_kv_heads=8, qk_norm=True,
         cap_feat_dim=LUMINA2_TEXT_DIM, axes_dims=[32, 32, 32], axes_lens=[300, 512, 512],
         operations=comfy.ops.disable_weight_init)
-    init_weights(model, seed)
-    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+    return seeded_state_dict(model, seed, dtype)
 
 
 def save_lumina2(path: Path, **kwargs) -> Path:
@@ -108,8 +112,7 @@ def z_image_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) -> 
         cap_feat_dim=Z_IMAGE_TEXT_DIM, axes_dims=[32, 48, 48], axes_lens=[1536, 512, 512], rope_theta=256.0,
         ffn_dim_multiplier=8.0 / 3.0, z_image_modulation=True, time_scale=1000.0, pad_tokens_multiple=32,
         operations=comfy.ops.disable_weight_init)
-    init_weights(model, seed)
-    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+    return seeded_state_dict(model, seed, dtype)
 
 
 def save_z_image(path: Path, **kwargs) -> Path:
@@ -133,8 +136,7 @@ def qwen_image_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) 
 
     model = comfy.ldm.qwen_image.model.QwenImageTransformer2DModel(
         num_layers=layers, operations=comfy.ops.disable_weight_init)
-    init_weights(model, seed)
-    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+    return seeded_state_dict(model, seed, dtype)
 
 
 def save_qwen_image(path: Path, **kwargs) -> Path:
@@ -154,8 +156,7 @@ def wan21_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.
 
     model = comfy.ldm.wan.vae.WanVAE(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                                      temperal_downsample=[False, True, True], dropout=0.0)
-    init_weights(model, seed)
-    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+    return seeded_state_dict(model, seed, dtype)
 
 
 def wan22_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.Tensor]:
@@ -164,8 +165,7 @@ def wan22_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.
 
     model = comfy.ldm.wan.vae2_2.WanVAE(dim=160, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                                         temperal_downsample=[False, True, True], dropout=0.0)
-    init_weights(model, seed)
-    return {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+    return seeded_state_dict(model, seed, dtype)
 
 
 def flux_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.Tensor]:

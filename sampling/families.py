@@ -1,15 +1,14 @@
-"""The model families the pack loads or names, one row each: how ComfyUI detects them and their official recipes.
+"""The model families the pack loads or names, one row each: how ComfyUI detects them and their official settings.
 
 Pure data: the loaders (``nodes/models/``) detect a file's family and take its shift, sampling multiplier and
-text encoder from here, and the docs, tooltips and workflows give its official settings from here. A recipe
-is in the pack's terms: the guidance scale, and the Truncated CFG Guider's inputs over every-rule-off
-(``rules.OFF``), and CFG Renorm's ``renorm_cfg`` (0: no CFG Renorm node).
+text encoder from here, and the docs and tooltips give its official steps and cfg from here. Each model's
+official guidance recipe, in the pack's terms, is in ``recipes.py``.
 
 Adding a family: its row here and, if the pack loads it, its detection in the loader that does, with tests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -21,8 +20,6 @@ class Family:
     text_encoder: str  # ComfyUI's CLIPType for its text encoder
     steps: int
     cfg: float
-    recipe: dict = field(default_factory=dict)  # the official truncation, as guider inputs
-    renorm_cfg: float = 0.0  # the official renormalisation, as CFG Renorm (lumina mode)
 
 
 @dataclass(frozen=True)
@@ -37,8 +34,7 @@ class WanA14BTask:
 # Lumina-Image-2.0's README: cfg 4, 50 steps, cfg_trunc_ratio 0.25 (diffusers' Lumina2Pipeline), renorm 1.0;
 # ComfyUI detects Neta Lumina and NetaYume Lumina with the same config (core's NetaYume template: shift 4, 30
 # res_multistep steps, cfg 4).
-LUMINA2 = Family("Lumina 2", ("Lumina2",), shift=6.0, multiplier=1.0, text_encoder="LUMINA2", steps=50, cfg=4.0,
-                 recipe={"cfg_trunc_ratio": 0.25}, renorm_cfg=1.0)
+LUMINA2 = Family("Lumina 2", ("Lumina2",), shift=6.0, multiplier=1.0, text_encoder="LUMINA2", steps=50, cfg=4.0)
 # Z-Image (base): ComfyUI 0.33 detects it as ZImage, a Lumina 2 subclass (width 3840), with the Qwen3 4B text
 # encoder under CLIP type lumina2 and shift 3. Its official loop (diffusers' ZImagePipeline) guides at g = 3 to 5
 # (ComfyUI cfg g + 1) over 28 to 50 steps, normalisation and truncation off unless asked (``recipes.py``);

@@ -68,20 +68,18 @@ class TruncationRun:
         sigma = float(sigma)
         step = step_of_sigma(self.schedule, sigma)
         expert = None if self.boundary is None else expert_for_sigma(sigma, self.boundary)
-        scale = self.policy.cfg_low_noise if expert == LOW_NOISE and self.policy.cfg_low_noise > 0.0 else cfg
-        # A truncated call counts against what core runs at the sampler's scale; a cfg_schedule sets the scale
-        # this step mixes at.
-        calls = core_calls(scale, skips_negative_at_1)
-        scheduled = scheduled_scale(self.policy.cfg_schedule, step)
-        if scheduled is not None:
-            scale = scheduled
+        sampler_scale = self.policy.cfg_low_noise if expert == LOW_NOISE and self.policy.cfg_low_noise > 0.0 else cfg
+        scheduled = scheduled_scale(self.policy.cfg_schedule, step)  # a cfg_schedule sets the scale the step mixes at
+        scale = sampler_scale if scheduled is None else scheduled
         reasons = self.policy.static_reasons(step, self.schedule)
         if self.latched_at is not None and step > self.latched_at:
             reasons += ("adaptive",)
         if not reasons:
-            calls = core_calls(scale, skips_negative_at_1)  # a scheduled full step: core at the scale asked for
+            calls = core_calls(scale, skips_negative_at_1)  # core at the scale the step asks for
             return CallPlan(step, True, None, BOTH[:calls], scale, (), expert, core_calls=calls)
-        return self.keep.plan(Truncation(step, reasons, expert, scale, calls), self.memory, self.policy.reuse_refresh)
+        # A truncated call counts against what core runs at the sampler's scale.
+        return self.keep.plan(Truncation(step, reasons, expert, scale, core_calls(sampler_scale, skips_negative_at_1)),
+                              self.memory, self.policy.reuse_refresh)
 
     @staticmethod
     def at_cfg(plan: CallPlan, cfg: float, skips_negative_at_1: bool = True) -> CallPlan:
