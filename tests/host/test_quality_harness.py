@@ -141,3 +141,26 @@ def test_the_two_expert_digits_model_counts_both_networks_and_refreshes_at_the_s
     kept = rows["every 4, reuse, cond after the switch"]
     assert kept["model_calls"] == 2 * 5 + 15 and 3 in kept["truncated_steps"]
     assert rows["full CFG"]["model_calls"] == 40 and rows["full CFG"]["drift"] == 0.0
+
+
+def test_the_shapes_trainer_writes_a_file_comfyui_loads_as_wan_and_samples_at_sixty_four_tokens(tmp_path):
+    import safetensors.torch
+
+    from quality import shapes_data, train_shapes
+
+    out = tmp_path / "shapes.safetensors"
+    threads = torch.get_num_threads()
+    try:
+        state, meta = train_shapes.train(train_shapes.parse_args(["--steps", "2", "--batch", "4", "--out", str(out)]),
+                                         log=lambda line: None)
+    finally:
+        torch.set_num_threads(threads)
+    safetensors.torch.save_file(state, str(out), metadata=meta)
+    assert meta["truncated_cfg.provenance"].startswith("quality/train_shapes.py")
+    model = load_digits_model(out, shift=1.0)
+    assert isinstance(model.model, comfy.model_base.WAN21)
+    assert len(model.model.diffusion_model.blocks) == train_shapes.ARCH["num_layers"]
+    x = shapes_data.to_model_space(shapes_data.real_set(1, seed=3)[0][:2])
+    with torch.inference_mode():
+        pred = model.model.diffusion_model(x, torch.full((2,), 500.0), shapes_data.class_context([0, 1]))
+    assert pred.shape == x.shape and torch.isfinite(pred).all()

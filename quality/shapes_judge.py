@@ -1,0 +1,104 @@
+"""The shapes model's judge: a small convolutional classifier trained on real pictures the generator never saw.
+
+It learns from the judge's own stream of real pictures (``shapes_data.JUDGE_DATA_SEED``) and is measured on
+the real set (``REAL_DATA_SEED``), where about one picture in ten lies on the other side of the middle from
+its class's half: its accuracy on real pictures is well below 1, so a setting that loses layout or shape
+shows as lost accuracy instead of vanishing under a saturated judge. The Fréchet distance is taken in its
+last hidden layer (as FID takes it in Inception's), against the real set. Deterministic for a given torch
+version and thread count.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import shapes_data
+from .judge import Scores, frechet_distance, mean_pairwise_distance
+
+FEATURES = 32
+TRAIN_PER_CLASS = 2000
+EPOCHS = 4
+REAL_PER_CLASS = 200
+
+
+class ShapesClassifier(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        conv = torch.nn.Conv2d
+        self.body = torch.nn.Sequential(
+            conv(1, 16, 5, stride=2, padding=2), torch.nn.ReLU(),
+            conv(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
+            conv(32, 64, 3, stride=2, padding=1), torch.nn.ReLU(),
+            # Pooled to a 4x4 grid, not to one value: which half a shape sits in is part of its class.
+            torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(),
+            torch.nn.Linear(64 * 16, FEATURES), torch.nn.ReLU())
+        self.head = torch.nn.Linear(FEATURES, shapes_data.CLASSES)
+
+    def forward(self, pictures: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.body(pictures[:, None])
+        return self.head(features), features
+
+
+def _flat(pictures: np.ndarray) -> np.ndarray:
+    return np.asarray(pictures, dtype=np.float64).reshape(len(pictures), -1)
+
+
+class ShapesJudge:
+    def __init__(self, seed: int = 0, threads: int = 2):
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            self.classifier = self._train(seed)
+        finally:
+            torch.set_num_threads(before)
+        real, labels = shapes_data.real_set(REAL_PER_CLASS, shapes_data.REAL_DATA_SEED)
+        logits, features = self._run(real)
+        # ReLU units that never fire on a real picture carry no distance and make the covariance singular.
+        self.live = features.std(axis=0) > 1e-9
+        self.real_features = features[:, self.live]
+        self.real_accuracy = float((logits.argmax(1) == labels).mean())
+        rows = _flat(real.numpy())
+        self.real_spread = {c: mean_pairwise_distance(rows[labels == c]) for c in range(shapes_data.CLASSES)}
+        # The floor for frechet: two real sets of the same size.
+        other, _ = shapes_data.real_set(REAL_PER_CLASS, shapes_data.REAL_DATA_SEED + 1)
+        self.real_frechet = frechet_distance(self._run(other)[1], self.real_features)
+
+    @staticmethod
+    def _train(seed: int) -> ShapesClassifier:
+        gen = torch.Generator().manual_seed(shapes_data.JUDGE_DATA_SEED + seed)
+        labels = torch.as_tensor(shapes_data.balanced_labels(TRAIN_PER_CLASS))
+        pictures = shapes_data.draw(labels, gen)
+        torch.manual_seed(seed)  # the layers' own initialisation
+        model = ShapesClassifier()
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+        for _ in range(EPOCHS):
+            order = torch.randperm(len(labels), generator=gen)
+            for batch in order.split(128):
+                loss = torch.nn.functional.cross_entropy(model(pictures[batch])[0], labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        return model.eval().requires_grad_(False)
+
+    def _run(self, pictures) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            logits, features = self.classifier(torch.as_tensor(np.asarray(pictures), dtype=torch.float32))
+        features = features.double().numpy()
+        return logits.numpy(), features if not hasattr(self, "live") else features[:, self.live]
+
+    def score(self, pictures: np.ndarray, labels: np.ndarray) -> Scores:
+        pictures, labels = np.asarray(pictures), np.asarray(labels)
+        if pictures.shape[1:] != (shapes_data.SIDE, shapes_data.SIDE):
+            raise ValueError(f"expected pictures of shape (n, {shapes_data.SIDE}, {shapes_data.SIDE}), "
+                             f"got {pictures.shape}")
+        if pictures.shape[0] != labels.shape[0]:
+            raise ValueError(f"{pictures.shape[0]} samples but {labels.shape[0]} labels")
+        if not np.isfinite(pictures).all():
+            raise ValueError("generated samples contain NaN or infinity")
+        logits, features = self._run(pictures)
+        accuracy = float((logits.argmax(1) == labels).mean())
+        frechet = frechet_distance(features, self.real_features)
+        rows = _flat(pictures)
+        present = [c for c in range(shapes_data.CLASSES) if (labels == c).sum() >= 2]
+        diversity = float(np.mean([mean_pairwise_distance(rows[labels == c]) / self.real_spread[c] for c in present]))
+        return Scores(accuracy, frechet, diversity)
