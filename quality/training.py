@@ -34,6 +34,9 @@ class TrainingData:
     class_context: Callable  # (n,) labels -> (n, 1, 4096) prompts
     null_class: int
     description: str  # where its pictures come from, for the weights' metadata
+    # Start every block as the identity (attention, cross-attention and FFN outputs at zero), as DiT's
+    # adaLN-Zero does. The digits model keeps the full random start its shipped weights were trained from.
+    identity_blocks_at_start: bool = False
 
 
 def parse_args(description: str, default_out: Path, argv, *, steps: int, batch: int, lr: float,
@@ -52,21 +55,27 @@ def parse_args(description: str, default_out: Path, argv, *, steps: int, batch: 
     return parser.parse_args(argv)
 
 
-def build_model(arch: dict, seed: int) -> torch.nn.Module:
+def build_model(arch: dict, seed: int, identity_blocks_at_start: bool = False) -> torch.nn.Module:
     import comfy.ldm.wan.model
     import comfy.ops
 
     model = comfy.ldm.wan.model.WanModel(
         model_type="t2v", in_dim=CHANNELS, out_dim=CHANNELS, text_dim=TEXT_DIM,
         operations=comfy.ops.disable_weight_init, **arch)
-    init_for_training(model, seed)
+    init_for_training(model, seed, identity_blocks_at_start)
     return model
 
 
-def init_for_training(model: torch.nn.Module, seed: int) -> None:
+BLOCK_OUTPUTS = ("self_attn.o.weight", "cross_attn.o.weight", "ffn.2.weight")
+
+
+def init_for_training(model: torch.nn.Module, seed: int, identity_blocks_at_start: bool = False) -> None:
     """Fan-in scaled weights, zero biases, unit norms (ComfyUI's ops skip torch's own init).
 
-    The output head starts at zero (predict zero velocity), so early updates do not fight noise.
+    The output head starts at zero (predict zero velocity), so early updates do not fight noise. With
+    ``identity_blocks_at_start`` each block's outputs start at zero too: on 64 tokens, blocks that start
+    random bury the input under their own output, and the shapes model stayed at the loss of predicting the
+    mean picture (1.04 at sigma 0.5 after 300 steps; 0.08 with identity blocks, 0.034 after 1000).
     """
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -80,6 +89,9 @@ def init_for_training(model: torch.nn.Module, seed: int) -> None:
             else:
                 fan_in = p[0].numel()
                 p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
+                # Drawn, then zeroed: the other weights keep the same draws either way.
+                if identity_blocks_at_start and name.endswith(BLOCK_OUTPUTS):
+                    p.zero_()
 
 
 @contextlib.contextmanager
@@ -117,7 +129,7 @@ def train(data: TrainingData, args, log=print) -> tuple[dict[str, torch.Tensor],
 def _train(data: TrainingData, args, log) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(args.seed)
-    model = build_model(data.arch, args.seed)
+    model = build_model(data.arch, args.seed, data.identity_blocks_at_start)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     warmup = max(1, args.steps // 30)

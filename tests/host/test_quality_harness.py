@@ -164,3 +164,31 @@ def test_the_shapes_trainer_writes_a_file_comfyui_loads_as_wan_and_samples_at_si
     with torch.inference_mode():
         pred = model.model.diffusion_model(x, torch.full((2,), 500.0), shapes_data.class_context([0, 1]))
     assert pred.shape == x.shape and torch.isfinite(pred).all()
+
+
+def test_identity_blocks_start_as_the_identity_and_leave_every_other_draw_as_it_was():
+    from quality import shapes_data, train_shapes
+    from quality.training import BLOCK_OUTPUTS, build_model
+
+    full = build_model(train_shapes.ARCH, seed=4)
+    identity = build_model(train_shapes.ARCH, seed=4, identity_blocks_at_start=True)
+    full_state, identity_state = full.state_dict(), identity.state_dict()
+    for name, weight in identity_state.items():
+        if name.endswith(BLOCK_OUTPUTS):
+            assert not weight.any() and full_state[name].any(), name
+        else:
+            assert torch.equal(weight, full_state[name]), name
+    # Each block then returns what it was given, whatever the prompt, the time and the rope.
+    x = torch.randn(2, 16, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    seen = []
+    hooks = [block.register_forward_hook(lambda module, args, kwargs, out: seen.append((args[0], out)),
+                                         with_kwargs=True) for block in identity.blocks]
+    try:
+        with torch.no_grad():
+            identity(x, torch.tensor([300.0, 900.0]), shapes_data.class_context([0, 7]))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert len(seen) == len(identity.blocks)
+    for given, returned in seen:
+        assert torch.equal(given, returned)
