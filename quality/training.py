@@ -37,6 +37,9 @@ class TrainingData:
     # Start every block as the identity (attention, cross-attention and FFN outputs at zero), as DiT's
     # adaLN-Zero does. The digits model keeps the full random start its shipped weights were trained from.
     identity_blocks_at_start: bool = False
+    # Training sigmas moved toward noise by ``shifted``, as SD3 trains large pictures: where a picture shows
+    # itself early, its class is worth most near pure noise.
+    sigma_shift: float = 1.0
 
 
 def parse_args(description: str, default_out: Path, argv, *, steps: int, batch: int, lr: float,
@@ -146,6 +149,8 @@ def _train(data: TrainingData, args, log) -> tuple[dict[str, torch.Tensor], dict
         y[torch.rand(args.batch, generator=gen) < args.label_dropout] = data.null_class
         # Logit-normal sigmas, as SD3 trains: most weight mid-trajectory.
         sigma = torch.sigmoid(torch.randn(args.batch, generator=gen))
+        if data.sigma_shift != 1.0:
+            sigma = shifted(sigma, data.sigma_shift)
         noise = torch.randn(x0.shape, generator=gen)
         s = sigma.view(-1, 1, 1, 1, 1)
         x_t = s * noise + (1 - s) * x0
@@ -174,6 +179,11 @@ def _train(data: TrainingData, args, log) -> tuple[dict[str, torch.Tensor], dict
         "truncated_cfg.seconds": f"{time.perf_counter() - start:.0f}",
     }
     return state, meta
+
+
+def shifted(sigma: torch.Tensor, shift: float) -> torch.Tensor:
+    """The flow models' timestep shift (ComfyUI's ModelSamplingDiscreteFlow): shift > 1 moves sigmas toward 1."""
+    return shift * sigma / (1 + (shift - 1) * sigma)
 
 
 def state_digest(state: dict[str, torch.Tensor]) -> str:

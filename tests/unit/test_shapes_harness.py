@@ -76,3 +76,13 @@ def test_the_judge_refuses_what_it_cannot_score(judge):
         judge.score(np.zeros((4, 64, 64)), np.zeros(3, dtype=int))
     with pytest.raises(ValueError, match="NaN or infinity"):
         judge.score(np.full((2, 64, 64), np.nan), np.zeros(2, dtype=int))
+
+
+def test_the_training_shift_moves_sigmas_toward_noise_and_keeps_both_ends():
+    from quality.training import shifted
+
+    sigma = torch.linspace(0, 1, 11)
+    assert torch.equal(shifted(sigma, 1.0), sigma)
+    moved = shifted(sigma, 3.0)
+    assert moved[0] == 0 and moved[-1] == 1 and torch.isclose(moved[5], torch.tensor(0.75))
+    assert (moved[1:-1] > sigma[1:-1]).all() and (moved.diff() > 0).all()
