@@ -8,7 +8,8 @@ title, what the run saved and its truncation settings, above the node's step str
 
 Run it on the current ComfyUI (its frontend draws what users see):
 
-usage: COMFYUI_PATH=/opt/ComfyUI python devtools/build_thumbnails.py     (needs playwright and chromium)
+usage: COMFYUI_PATH=/opt/ComfyUI python devtools/build_thumbnails.py [name ...]   (needs playwright and chromium;
+       names: only those workflows, e.g. a new one, leaving the other thumbnails as they are)
 """
 from __future__ import annotations
 
@@ -98,10 +99,13 @@ def compose(caption_png: bytes, strip_png: bytes):
     return square
 
 
-def build(page) -> None:
+def build(page, names=()) -> None:
     from devtools.workflow_specs import TITLES, TRUNCATING_TYPES, WORKFLOWS
 
-    for name in WORKFLOWS:
+    unknown = sorted(set(names) - set(WORKFLOWS))
+    if unknown:
+        raise SystemExit(f"no such workflow: {', '.join(unknown)}; the workflows are {', '.join(WORKFLOWS)}")
+    for name in names or WORKFLOWS:
         workflow = json.loads((WORKFLOWS_DIR / f"{name}.json").read_text())
         node_id = page.evaluate(PREPARE_JS, [workflow, list(TRUNCATING_TYPES)])
         page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
@@ -122,7 +126,8 @@ def build(page) -> None:
 def main() -> int:
     from devtools import browser
 
-    return browser.run_builder(build, width=1400, height=1000)
+    names = sys.argv[1:]
+    return browser.run_builder(lambda page: build(page, names), width=1400, height=1000)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ QWEN_IMAGE_VAE = "qwen_image_vae.safetensors"
 WAN22_5B_UNET = "wan2.2_ti2v_5B_fp16.safetensors"  # core's Wan 2.2 5B template's file names
 WAN22_VAE = "wan2.2_vae.safetensors"
 FLUX_VAE = "ae.safetensors"
+# Core's NetaYume Lumina template's one file (models/checkpoints): diffusion model, Gemma 2 2B and the Flux VAE.
+NETAYUME_CHECKPOINT = "NetaYumev35_pretrained_all_in_one.safetensors"
 WAN_EXPERTS = {
     ("t2v", "high"): "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
     ("t2v", "low"): "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors",
@@ -33,7 +35,7 @@ WAN_VAE = "wan_2.1_vae.safetensors"
 START_IMAGE = "example.png"
 DONE = ".built"
 # What the marker holds: change it whenever build() writes other models, so older trees are rebuilt.
-KIND = "wan experts 512 x 2, qwen-image, wan 2.2 5b\n"
+KIND = "wan experts 512 x 2, qwen-image, wan 2.2 5b, netayume\n"
 
 
 def kind() -> str:
@@ -58,6 +60,11 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
         return models
     unets, te, vae = models / "diffusion_models", models / "text_encoders", models / "vae"
     checkpoints.save_lumina2(unets / LUMINA_UNET, layers=1)
+    # The all-in-one layout CheckpointLoaderSimple reads: its own NextDiT (another seed), the real Flux VAE, and
+    # the stand-in marker where Gemma's weights would be.
+    checkpoints.save_state_dict(models / "checkpoints" / NETAYUME_CHECKPOINT, {
+        **{f"model.diffusion_model.{k}": v for k, v in checkpoints.lumina2_state_dict(layers=1, seed=1).items()},
+        **{f"vae.{k}": v for k, v in checkpoints.flux_vae_state_dict(seed=1).items()}, MARKER: torch.zeros(1)})
     for seed, ((task, _), name) in enumerate(WAN_EXPERTS.items(), start=20):
         # Wide enough that a skipped branch saves model time, not only overhead (the main job times it).
         checkpoints.save_wan(unets / name, dim=512, layers=2, seed=seed, in_dim=36 if task == "i2v" else 16)

@@ -2,8 +2,9 @@
 
 Text encoders (UMT5-XXL, 5.7B; Gemma 2 2B; Qwen3 4B; Qwen2.5-VL 7B) are fixed-size in ComfyUI and far too large to build
 here. This module goes into a test or demo server's custom_nodes/. A text-encoder file that holds
-the marker tensor below then loads as a stand-in that turns each prompt into embeddings of the
-real shape, seeded by the prompt's text; every other file loads through ComfyUI as usual.
+the marker tensor below (or an all-in-one checkpoint that holds it in place of its text encoder) then loads
+as a stand-in that turns each prompt into embeddings of the real shape, seeded by the prompt's text; every
+other file loads through ComfyUI as usual.
 """
 import zlib
 
@@ -63,6 +64,22 @@ def load_clip(ckpt_paths, embedding_directory=None, clip_type=comfy.sd.CLIPType.
 
 
 comfy.sd.load_clip = load_clip
+
+_load_checkpoint = comfy.sd.load_checkpoint_guess_config
+
+
+def load_checkpoint_guess_config(ckpt_path, *args, **kwargs):
+    """An all-in-one checkpoint (CheckpointLoaderSimple) whose text encoder is the marker: the stand-in in its
+    place. The ones the model tree builds are Lumina 2 family files (NetaYume Lumina's), whose encoder is
+    Gemma 2 2B; the diffusion model and the VAE load from the file as usual."""
+    out = _load_checkpoint(ckpt_path, *args, **kwargs)
+    if out[1] is None and kwargs.get("output_clip", True) and str(ckpt_path).endswith(".safetensors") \
+            and is_stand_in(ckpt_path):
+        out = (out[0], StandInCLIP(comfy.sd.CLIPType.LUMINA2, stand_in_width(ckpt_path)), *out[2:])
+    return out
+
+
+comfy.sd.load_checkpoint_guess_config = load_checkpoint_guess_config
 
 
 def save_stand_in(path, width: int = 0) -> None:

@@ -4,13 +4,22 @@ devtools/build_workflows.py builds each one in ComfyUI's real frontend and saves
 serialises, so the files are exactly what users' ComfyUI writes. Settings follow the models'
 published defaults (see README); file names are those users have after following the README.
 """
-from devtools.model_tree import (FLUX_VAE, GEMMA, LUMINA_UNET, QWEN3_4B, QWEN_IMAGE_UNET, QWEN_IMAGE_VAE, QWEN_VL_7B,
-                                 START_IMAGE, UMT5, WAN22_5B_UNET, WAN22_VAE, WAN_EXPERTS, WAN_VAE, Z_IMAGE_UNET)
+from devtools.model_tree import (FLUX_VAE, GEMMA, LUMINA_UNET, NETAYUME_CHECKPOINT, QWEN3_4B, QWEN_IMAGE_UNET,
+                                 QWEN_IMAGE_VAE, QWEN_VL_7B, START_IMAGE, UMT5, WAN22_5B_UNET, WAN22_VAE, WAN_EXPERTS,
+                                 WAN_VAE, Z_IMAGE_UNET)
 from sampling import recipes
 
 LUMINA_PROMPT = ("A red fox in fresh snow at dawn, soft golden light, shallow depth of field, "
                  "highly detailed fur, photograph")
 LUMINA_NEGATIVE = "blurry, low quality, distorted, watermark"
+# NetaYume Lumina's prompts open with its system prompt, as core's template writes them (its prompt book: keep the
+# prefix as it is up to the <Prompt Start> tag).
+NETAYUME_PROMPT = ("You are an assistant designed to generate high quality anime images based on textual prompts. "
+                   "<Prompt Start> A girl with a yellow umbrella on a rainy shopping street at night, neon signs "
+                   "reflected in the puddles, painterly, soft lighting")
+NETAYUME_NEGATIVE = ("You are an assistant designed to generate low-quality images based on textual prompts "
+                     "<Prompt Start> blurry, worst quality, low quality, jpeg artifacts, signature, watermark, "
+                     "username, error, deformed hands, bad anatomy, extra limbs")
 Z_IMAGE_PROMPT = ("A weathered fisherman mending a net on a wooden pier at sunrise, mist over the harbour, "
                   "natural light, 35mm photograph")
 Z_IMAGE_NEGATIVE = "blurry, low quality, oversaturated, deformed hands, watermark, text"
@@ -81,21 +90,46 @@ def lumina2_t2i():
     return nodes, links + tail_links + [("decode", 0, "save", "images")]
 
 
+def ksampler_patch_tail(column, model_key, steps, sampler_name, prefix, vae=("loader", 2)):
+    """The model patch at Lumina 2's recipe (guidance on the first quarter of the steps) on ``model_key``'s model,
+    KSampler at cfg 4 on the `positive`, `negative` and `latent` nodes, then decode and save."""
+    nodes = [
+        node("patch", "TruncatedCFGModelPatch", column, 0, node_width=STRIP_WIDTH, cfg_truncate_steps=0,
+             cfg_trunc_ratio=0.25, keep="cond"),
+        node("ksampler", "KSampler", column + 1, 0, seed=SEED, control_after_generate="fixed", steps=steps, cfg=4.0,
+             sampler_name=sampler_name, scheduler="simple", denoise=1.0),
+        node("decode", "VAEDecode", column + 2, 0),
+        node("save", "SaveImage", column + 3, 0, filename_prefix=prefix),
+    ]
+    links = [(model_key, 0, "patch", "model"), ("patch", 0, "ksampler", "model"),
+             ("positive", 0, "ksampler", "positive"), ("negative", 0, "ksampler", "negative"),
+             ("latent", 0, "ksampler", "latent_image"), ("ksampler", 0, "decode", "samples"),
+             (vae[0], vae[1], "decode", "vae"), ("decode", 0, "save", "images")]
+    return nodes, links
+
+
 def lumina2_t2i_ksampler():
     nodes, links = lumina_front()
-    nodes += [
-        node("patch", "TruncatedCFGModelPatch", 2, 0, node_width=STRIP_WIDTH, cfg_truncate_steps=0,
-             cfg_trunc_ratio=0.25, keep="cond"),
-        node("ksampler", "KSampler", 3, 0, seed=SEED, control_after_generate="fixed", steps=50, cfg=4.0,
-             sampler_name="euler", scheduler="simple", denoise=1.0),
-        node("decode", "VAEDecode", 4, 0),
-        node("save", "SaveImage", 5, 0, filename_prefix="lumina2_truncated_cfg_ksampler"),
+    tail, tail_links = ksampler_patch_tail(2, "renorm", 50, "euler", "lumina2_truncated_cfg_ksampler")
+    return nodes + tail, links + tail_links
+
+
+def netayume_t2i():
+    """Core's NetaYume Lumina template (its all-in-one checkpoint, AuraFlow shift 4, 1024², 30 res_multistep
+    steps, KSampler at cfg 4) with Lumina 2's recipe in place: CFG Renorm 1.0 and the model patch guiding the
+    first quarter of the steps (NetaYume is a Lumina-Image-2.0 fine-tune; nobody here measured its own best)."""
+    nodes = [
+        node("loader", "CheckpointLoaderSimple", 0, 0, ckpt_name=NETAYUME_CHECKPOINT),
+        node("shift", "ModelSamplingAuraFlow", 0, 160, shift=4.0),
+        node("renorm", "TruncatedCFGRenorm", 0, 280, renorm_cfg=1.0, mode="lumina"),
+        node("positive", "CLIPTextEncode", 1, 0, text=NETAYUME_PROMPT),
+        node("negative", "CLIPTextEncode", 1, 300, text=NETAYUME_NEGATIVE),
+        node("latent", "EmptySD3LatentImage", 0, 440, width=1024, height=1024, batch_size=1),
     ]
-    links += [("renorm", 0, "patch", "model"), ("patch", 0, "ksampler", "model"),
-              ("positive", 0, "ksampler", "positive"), ("negative", 0, "ksampler", "negative"),
-              ("latent", 0, "ksampler", "latent_image"), ("ksampler", 0, "decode", "samples"),
-              ("loader", 2, "decode", "vae"), ("decode", 0, "save", "images")]
-    return nodes, links
+    links = [("loader", 1, "positive", "clip"), ("loader", 1, "negative", "clip"), ("loader", 0, "shift", "model"),
+             ("shift", 0, "renorm", "model")]
+    tail, tail_links = ksampler_patch_tail(2, "renorm", 30, "res_multistep", "netayume_lumina_truncated_cfg")
+    return nodes + tail, links + tail_links
 
 
 # Z-Image's official loop with its own knobs, as core's Z-Image template runs it (25 res_multistep steps, g = 3,
@@ -265,6 +299,7 @@ def wan22_i2v():
 TITLES = {
     "lumina2_t2i_truncated_cfg": "Lumina 2 · text to image · Truncated CFG Guider",
     "lumina2_t2i_truncated_cfg_ksampler": "Lumina 2 · text to image · KSampler + model patch",
+    "netayume_lumina_t2i_truncated_cfg": "NetaYume Lumina · text to image · Lumina 2's recipe on KSampler",
     "wan22_t2v_a14b_truncated_cfg": "Wan 2.2 A14B · text to video · last 5 steps truncated",
     "wan22_i2v_a14b_truncated_cfg": "Wan 2.2 A14B · image to video · last 5 steps truncated",
     "wan22_t2v_a14b_reuse_cfg": "Wan 2.2 A14B · text to video · guidance reused",
@@ -291,6 +326,7 @@ TRUNCATING_TYPES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
 WORKFLOWS = {
     "lumina2_t2i_truncated_cfg": lumina2_t2i,
     "lumina2_t2i_truncated_cfg_ksampler": lumina2_t2i_ksampler,
+    "netayume_lumina_t2i_truncated_cfg": netayume_t2i,
     "wan22_t2v_a14b_truncated_cfg": wan22_t2v,
     "wan22_i2v_a14b_truncated_cfg": wan22_i2v,
     "wan22_t2v_a14b_reuse_cfg": wan22_t2v_reuse,
@@ -349,6 +385,15 @@ BLUEPRINTS = {
         category="Image generation and editing/Text to image",
         description=("Lumina-Image-2.0 text to image with CFG Renorm and Truncated CFG: guidance on the first "
                      "quarter of the steps, as Lumina's README recommends (38% fewer model calls).")),
+    "Text to Image (NetaYume Lumina, Truncated CFG)": Blueprint(
+        netayume_t2i, outside=("save",), labels=PROMPT_LABELS,
+        exposed=[("latent", "width"), ("latent", "height"), ("ksampler", "seed"), ("ksampler", "steps"),
+                 ("ksampler", "cfg"), ("patch", "keep"), ("patch", "cfg_every"), ("patch", "cfg_truncate_steps"),
+                 ("patch", "cfg_trunc_ratio"), ("loader", "ckpt_name")],
+        category="Image generation and editing/Text to image",
+        description=("NetaYume Lumina text to image as core's template runs it (its one checkpoint, cfg 4, 30 "
+                     "res_multistep steps) with Lumina 2's recipe: CFG Renorm, and guidance on the first quarter "
+                     "of the steps (the rest run one model call each).")),
     "Text to Video (Wan 2.2 5B, Truncated CFG)": Blueprint(
         wan22_ti2v_5b, outside=("save",), labels=PROMPT_LABELS,
         exposed=[("latent", "width"), ("latent", "height"), ("latent", "length")] + SEED_STEPS + GUIDER_EXPOSED

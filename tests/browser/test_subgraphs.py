@@ -16,7 +16,7 @@ from strip_page import CELLS_JS, QUEUE_JS, STATE_JS, load, node_path, run_and_wa
 
 from devtools.comfy_server import ComfyServer  # noqa: E402
 from devtools.host import PACK_ROOT  # noqa: E402
-from devtools.workflow_specs import BLUEPRINTS  # noqa: E402
+from devtools.workflow_specs import BLUEPRINTS, TRUNCATING_TYPES  # noqa: E402
 
 STEPS = 6
 PACK_SOURCE = f"custom_nodes.{ComfyServer.pack_folder}"  # how /global_subgraphs names the pack
@@ -177,8 +177,10 @@ def open_node_search(page) -> None:
 
 
 # What a user types to find each blueprint: the search matches words, not punctuation, and shows a few results,
-# which core's own blueprints share ("Text to Image Truncated" lists the Lumina 2 and Z-Image ones, not Qwen's).
-SEARCH = {"Text to Image (Qwen-Image 2512, Truncated CFG)": "2512"}
+# which core's own blueprints share ("Text to Image Truncated" lists the Lumina 2 and Z-Image ones, not Qwen's or
+# NetaYume's; "NetaYume" lists core's NetaYume blueprint, then the pack's).
+SEARCH = {"Text to Image (Qwen-Image 2512, Truncated CFG)": "2512",
+          "Text to Image (NetaYume Lumina, Truncated CFG)": "NetaYume"}
 
 
 @pytest.mark.parametrize("name", sorted(BLUEPRINTS))
@@ -197,7 +199,9 @@ def test_each_blueprint_added_from_the_node_search_runs_and_fills_its_strip(page
             const w = node.widgets.find((x) => x.name === widget);
             if (w) w.value = value;
         }""", [name, widget, value])
-    path = node_path(page, "TruncatedCFGGuider")
+    nodes, _ = BLUEPRINTS[name].make()
+    (truncating,) = {n["type"] for n in nodes} & set(TRUNCATING_TYPES)
+    path = node_path(page, truncating)
     state = run_and_wait(page, path)
     assert state["outcome"] == "finished" and state["steps"] == STEPS
     assert all(state["cells"]) and state["modelCalls"] < state["modelCallsCore"]

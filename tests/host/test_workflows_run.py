@@ -21,6 +21,7 @@ STEPS = 8
 EXPECTED = {
     "lumina2_t2i_truncated_cfg": 6,  # cfg_trunc_ratio 0.25: steps 2..7
     "lumina2_t2i_truncated_cfg_ksampler": 6,
+    "netayume_lumina_t2i_truncated_cfg": 6,  # Lumina 2's recipe on core's template
     "wan22_t2v_a14b_truncated_cfg": 5,  # cfg_truncate_steps 5
     "wan22_i2v_a14b_truncated_cfg": 5,
     "wan22_t2v_a14b_reuse_cfg": 6,  # cfg_every 8: steps 1..7, but the first after the expert switch runs full CFG
