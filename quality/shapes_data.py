@@ -1,11 +1,15 @@
 """Procedural shapes on a 64x64 canvas, the harness's second model's data: real spatial extent, and classes
 that need guidance.
 
-A picture is one soft-edged shape (disc, square, ring, cross, triangle) of random size, brightness and
-height on a dim background with a random gentle gradient. The class is the shape and the half of the canvas
-its centre lies in, drawn from two overlapping bell curves around x = 0.37 and x = 0.63, so about one real
-picture in ten sits on the other side of the middle: no judge reads every real picture's class, and a
-generator has to be guided to keep both what (detail) and where (layout) its prompt asks for.
+A picture is one soft-edged shape (disc, square, ring, cross, triangle) at a random place, of random
+brightness, on a dim background with a random gentle gradient. The class is the shape and its size, small or
+large: radii drawn from two overlapping bell curves, so about one real picture in ten has the other size's
+radius and no judge reads every real picture's class; a generator has to be guided to keep both what (detail)
+and how large (layout) its prompt asks for.
+
+Not which half of the canvas, as a first version had it: Wan's only positions are rotary, relative ones, so
+its attention cannot tell left from right, and a model trained on that class left both halves equally likely
+at every cfg (0.50 of its samples on their class's side, 1500 steps, 2026-12-03).
 
 ComfyUI runs a Wan model on 16-channel latents; the 64x64 pixels, in [-1, 1], are packed space-to-depth,
 4x4 blocks into 16 channels, as for the digits: a (16, 1, 16, 16) latent, which Wan's 2x2 patches make 64
@@ -25,23 +29,24 @@ SIDE = 64
 PACK = 4
 LATENT_SIDE = SIDE // PACK
 SHAPES = ("disc", "square", "ring", "cross", "triangle")
-HALVES = ("left", "right")
-CLASSES = len(SHAPES) * len(HALVES)
+SIZES = ("small", "large")
+CLASSES = len(SHAPES) * len(SIZES)
 NULL_CLASS = CLASSES
-HALF_CENTRES = (0.37, 0.63)
-CENTRE_SPREAD = 0.1  # standard deviation of a centre's x around its half's, in canvas widths
+SIZE_RADII = (0.12, 0.19)  # the radius each size is drawn around, in canvas widths
+RADIUS_SPREAD = 0.027  # its standard deviation: about one picture in ten past the middle (0.155)
+RADIUS_RANGE = (0.07, 0.26)
 EDGE = 0.8  # pixels over which an edge goes from background to shape
 # Seeds of the three disjoint picture streams: what the generator learns from, what the judge learns
 # from, and the real pictures everything is compared with.
 GENERATOR_DATA_SEED, JUDGE_DATA_SEED, REAL_DATA_SEED = 100, 200, 300
 
 
-def label_of(shape: int, half: int) -> int:
-    return shape * len(HALVES) + half
+def label_of(shape: int, size: int) -> int:
+    return shape * len(SIZES) + size
 
 
 def class_name(label: int) -> str:
-    return f"{SHAPES[label // len(HALVES)]}, {HALVES[label % len(HALVES)]}"
+    return f"{SHAPES[label // len(SIZES)]}, {SIZES[label % len(SIZES)]}"
 
 
 def _signed_distance(shape: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -67,15 +72,13 @@ def draw(labels, generator: torch.Generator) -> torch.Tensor:
     if labels.numel() and (labels.min() < 0 or labels.max() >= CLASSES):
         raise ValueError(f"shape classes are 0..{CLASSES - 1}; got {sorted(set(labels.tolist()))}")
     n = labels.shape[0]
-    shape, half = labels // len(HALVES), labels % len(HALVES)
+    shape, size = labels // len(SIZES), labels % len(SIZES)
 
     def uniform(low, high):
         return low + (high - low) * torch.rand(n, generator=generator)
 
-    r = uniform(0.13, 0.2)
-    centre = torch.tensor(HALF_CENTRES)[half] + CENTRE_SPREAD * torch.randn(n, generator=generator)
-    cx = torch.minimum(torch.maximum(centre, r + 0.02), 1 - r - 0.02)
-    cy = uniform(0.3, 0.7)
+    r = (torch.tensor(SIZE_RADII)[size] + RADIUS_SPREAD * torch.randn(n, generator=generator)).clamp(*RADIUS_RANGE)
+    cx, cy = uniform(r + 0.02, 1 - r - 0.02), uniform(r + 0.02, 1 - r - 0.02)
     brightness = uniform(0.4, 1.0)
     background = uniform(-0.85, -0.6)
     tilt = uniform(0.0, 2 * math.pi)

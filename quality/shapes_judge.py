@@ -1,8 +1,8 @@
 """The shapes model's judge: a small convolutional classifier trained on real pictures the generator never saw.
 
 It learns from the judge's own stream of real pictures (``shapes_data.JUDGE_DATA_SEED``) and is measured on
-the real set (``REAL_DATA_SEED``), where about one picture in ten lies on the other side of the middle from
-its class's half: its accuracy on real pictures is well below 1, so a setting that loses layout or shape
+the real set (``REAL_DATA_SEED``), where about one picture in ten has a radius nearer the other size's: its
+accuracy on real pictures is well below 1, so a setting that loses layout or shape
 shows as lost accuracy instead of vanishing under a saturated judge. The Fréchet distance is taken in its
 last hidden layer (as FID takes it in Inception's), against the real set. Deterministic for a given torch
 version and thread count.
@@ -29,7 +29,7 @@ class ShapesClassifier(torch.nn.Module):
             conv(1, 16, 5, stride=2, padding=2), torch.nn.ReLU(),
             conv(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
             conv(32, 64, 3, stride=2, padding=1), torch.nn.ReLU(),
-            # Pooled to a 4x4 grid, not to one value: which half a shape sits in is part of its class.
+            # Pooled to a 4x4 grid, not to one value: how far a shape reaches is part of its class.
             torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(),
             torch.nn.Linear(64 * 16, FEATURES), torch.nn.ReLU())
         self.head = torch.nn.Linear(FEATURES, shapes_data.CLASSES)

@@ -21,13 +21,17 @@ def test_the_same_seed_draws_the_same_pictures_and_another_seed_others():
     assert torch.equal(first, again) and not torch.equal(first, other)
 
 
-def test_a_class_puts_its_shape_mostly_in_its_own_half():
+def test_a_class_draws_its_shape_mostly_at_its_own_size():
     pictures, labels = shapes_data.real_set(200, seed=1)
-    weight = (pictures - pictures.amin(dim=(1, 2), keepdim=True)).clamp(min=0) ** 4
-    centre_x = (weight.sum(1) * ((torch.arange(64) + 0.5) / 64)).sum(1) / weight.sum(dim=(1, 2))
-    right = torch.as_tensor(labels % 2 == 1)
-    on_its_side = torch.where(right, centre_x > 0.5, centre_x < 0.5).float().mean().item()
-    assert 0.8 < on_its_side < 0.97  # mostly, and not always: the halves overlap on purpose
+    # The disc's area gives its radius: the pixels brighter than halfway between background and shape.
+    discs = torch.as_tensor(labels // 2 == shapes_data.SHAPES.index("disc"))
+    floor = pictures.amin(dim=(1, 2), keepdim=True)
+    inside = pictures > (floor + pictures.amax(dim=(1, 2), keepdim=True)) / 2
+    radius = torch.sqrt(inside.sum(dim=(1, 2)) / torch.pi) / 64
+    large = torch.as_tensor(labels % 2 == 1)
+    middle = sum(shapes_data.SIZE_RADII) / 2
+    its_size = torch.where(large, radius > middle, radius < middle)[discs].float().mean().item()
+    assert 0.8 < its_size < 0.97  # mostly, and not always: the sizes overlap on purpose
 
 
 def test_bad_labels_and_shapes_are_refused_with_what_was_wrong():
