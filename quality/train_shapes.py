@@ -11,10 +11,11 @@ real pictures with fixed noise):
   0.0958 after 1000 steps and 0.0876 against 0.0906 after 2000 (0.0516 against 0.0537 at sigma 0.8).
 After 2000 shifted steps its samples are still poor: 100 pictures (10 per class, 20 Euler steps shifted by 3)
 read 0.22 / 0.25 / 0.29 of their class at cfg 1 / 2 / 4 (chance 0.10, real pictures 0.90), Frechet 212 / 93
-/ 199 (real against real 3.35). The classes were then changed from shape x half to shape x size (quality/shapes_data.py: Wan cannot tell
-left from right). After 3000 steps on them (not shipped, 2026-12-03) its denoising at sigma 0.5 is fair but
-its samples are fragments: each token's 8x8 pixels disagree with its neighbours', and the judge reads 0.05 of
-their classes (shape at chance, size 0.51 at cfg 1 and 0.62 at cfg 3), Frechet 292 / 271.
+/ 199 (real against real 3.35), and a class's half was never kept. The classes are now shape x size
+(quality/shapes_data.py: Wan cannot tell left from right). After 3000 steps on them (2026-12-03) its
+denoising at sigma 0.5 is fair, but its samples are fragments (each token's 8x8 pixels disagree with their
+neighbours'): the judge reads 0.05 of their classes (shape at chance; size 0.51 at cfg 1, 0.62 at cfg 3),
+Frechet 292 / 271.
 What is missing before it ships: samples whose class the judge reads (issue 24).
 
 usage: python quality/train_shapes.py [--out quality/weights/shapes_wan.safetensors] [--steps 2500]
