@@ -1,7 +1,8 @@
 """What the pack does to a graph that already caches: network calls per image and drift from full CFG's digits,
 for core's CFGGuider with a core step cache against the Truncated CFG Guider on the same cache at its node
 defaults, with every rule off (coordinate: the cache decides, its calls get the pack's held answer) and at its
-defaults with step_cache independent. The digits model through ComfyUI's sampler, the same noise for every row.
+defaults with step_cache independent. The digits model through ComfyUI's sampler, the same noise for every row,
+each image sampled alone (its own cache decisions).
 
 usage: python benchmarks/never_worse.py [--per-class 2] [--steps 20] [--sampler euler]
 """
@@ -20,7 +21,7 @@ THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-class", type=int, default=2, help="images per digit class (the batch is 10 times it)")
+    parser.add_argument("--per-class", type=int, default=2, help="images per digit class (10 classes)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--sampler", default="euler")
     args = parser.parse_args(argv)
@@ -28,7 +29,8 @@ def main(argv=None) -> int:
         return 2
     from quality.judge import Judge
     from quality.settings import CACHE_ALONE, FULL, STACKED_COORDINATED, STACKED_INDEPENDENT, Setting, StepCacheSetting
-    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, measure, step_caches_that_sample_batches
+    from quality.settings import CACHE_THRESHOLDS
+    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, measure
     from sampling.rules import INPUTS
 
     defaults = {row.name: row.default for row in INPUTS}
@@ -36,10 +38,10 @@ def main(argv=None) -> int:
     judge = Judge()
     model = load_digits_model(DEFAULT_WEIGHTS, config.shift)
     _, reference = measure(model, Setting(FULL, "full CFG"), config, judge)
-    print(f"{args.sampler}, {args.steps} steps, batch {10 * args.per_class}, cfg {config.cfg}: "
+    print(f"{args.sampler}, {args.steps} steps, {10 * args.per_class} images each sampled alone, cfg {config.cfg}: "
           f"network calls per image / drift from full CFG ({2 * args.steps} calls)")
     print(f"{'cache':14} {'core CFGGuider':>16} {'pack defaults':>16} {'every rule off':>16} {'independent':>16}")
-    for node in step_caches_that_sample_batches():
+    for node in CACHE_THRESHOLDS:
         for threshold in THRESHOLDS:
             cache = StepCacheSetting(node, threshold)
             rows = [Setting(CACHE_ALONE, "core", cache=cache, core_guider=True),

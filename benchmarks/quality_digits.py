@@ -5,12 +5,15 @@ the sweep (every policy of the pack over a grid: keep cond, uncond, reuse and re
 refresh, the adaptive latches, CFG Renorm, full CFG and cfg 1 as the two ends), from the same noise,
 once per sampler. An independent scikit-learn judge scores each run, and the drift says how far its
 digits moved from full CFG's. Then the reused guidance at a Wan expert switch, on a two-expert digits
-model, and core's step caches (LazyCache, EasyCache) alone, stacked with the pack independently and
-coordinated with it. Writes docs/quality.md (tables and picks), docs/quality.json and one Pareto plot
+model, and core's step caches (LazyCache, EasyCache) alone, under the pack with every rule off, stacked with
+the pack independently and coordinated with it, each image sampled alone (its own cache decisions). Settings
+are picked on one seed and reported on another, with full CFG's own seed-to-seed spread measured beside them
+(quality/noise_floor.py). Writes docs/quality.md (tables and picks), docs/quality.json and one Pareto plot
 per sampler and per step-cache run, and prints the tables.
 
 usage: python benchmarks/quality_digits.py [--per-class 200] [--steps 20] [--cfg 2.0] [--samplers euler,uni_pc]
-                                           [--cache-runs euler:20,uni_pc:40] [--no-experts] [--out-dir docs]
+                                           [--cache-runs euler:20,uni_pc:40] [--cache-per-class 10] [--no-experts]
+                                           [--out-dir docs]
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PACK_ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +35,10 @@ LONG_RUN = ("uni_pc", 40)  # the Wan workflows' sampler and step count
 CACHE_TARGETS = {("euler", 20): 0.60, ("uni_pc", 40): 0.70}
 WORKFLOW_CACHE = "LazyCache 0.3 + every 8, coordinate"  # the settings of workflows/wan22_t2v_a14b_reuse_cache
 CACHE_DIR = PACK_ROOT / "out" / "quality"
+# The step-cache rows sample one image at a time (each image its own cache decisions, as users run a cache),
+# about a hundred times slower per image than a batch: 10 per class, 100 images.
+CACHE_PER_CLASS = 10
+OUTSIDE_FLOOR = " (outside full CFG's spread on the report seed)"
 
 
 def parse_args(argv=None):
@@ -44,17 +52,19 @@ def parse_args(argv=None):
     parser.add_argument("--shift", type=float, default=d.shift, help="ModelSamplingSD3 shift")
     parser.add_argument("--samplers", default="euler,uni_pc", help="comma-separated; the first is the headline")
     parser.add_argument("--scheduler", default=d.scheduler)
-    parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--no-experts", action="store_true", help="skip the two-expert section")
     parser.add_argument("--cache-runs", default="euler:20,uni_pc:40",
                         help="sampler:steps runs of the step-cache section, comma-separated; empty to skip it")
+    parser.add_argument("--cache-per-class", type=int, default=CACHE_PER_CLASS,
+                        help="samples per class in the step-cache section, each sampled alone")
     parser.add_argument("--no-long-run", action="store_true",
                         help=f"skip the reuse settings at {LONG_RUN[1]} {LONG_RUN[0]} steps")
     parser.add_argument("--out-dir", type=Path, default=PACK_ROOT / "docs")
     args = parser.parse_args(argv)
-    if args.per_class < 2:
-        parser.error("--per-class must be at least 2 (diversity compares samples within a class)")
+    if args.per_class < 2 or args.cache_per_class < 2:
+        parser.error("--per-class and --cache-per-class must be at least 2 (diversity compares samples within a "
+                     "class)")
     args.samplers = [s for s in args.samplers.split(",") if s]
     try:
         args.cache_runs = [(run.split(":")[0], int(run.split(":")[1])) for run in args.cache_runs.split(",") if run]
@@ -90,27 +100,43 @@ def long_run_settings(steps: int):
                     {"cfg_every": int(steps // 2.5), "keep": "reuse_extrapolated"})]
 
 
-def sampler_section(sampler: str, rows, plot_name: str) -> list[str]:
-    from quality.report import (SAME_PICTURE_ACCURACY, SAME_PICTURE_DRIFT, TOLERANCE, markdown_table, picks,
-                                reference_row, same_picture_picks)
+def picked_lines(picked, report_rows, floor, extra=lambda r: "") -> list[str]:
+    """The settings picked on the tuning seed, as the report seed scores them, and whether they stay at full
+    CFG's picture there (within the noise floor)."""
+    from quality.noise_floor import reported
+    from quality.report import reference_row
 
-    ref = reference_row(rows)
-    quarter = [r for r in rows if r["model_calls_saved"] >= 0.25 - 1e-9 and r["drift"] > 0]
-    lowest = min(quarter, key=lambda r: r["drift"]) if quarter else None
-    lines = [f"## {sampler}", "",
-             f"Full CFG: accuracy {ref['accuracy']:.3f}. The picture full CFG makes (accuracy within "
-             f"{SAME_PICTURE_ACCURACY} of it, drift at most {SAME_PICTURE_DRIFT}) with the most calls saved:", ""]
-    lines += [f"- **{r['label']}** ({r['family']}): {r['model_calls_saved']:.1%} of model calls saved, "
-              f"accuracy {r['accuracy']:.3f}, drift {r['drift']:.4f}" for r in same_picture_picks(rows)] or ["- none"]
-    if lowest is not None:
-        lines += ["", f"Lowest drift saving at least 25 %: **{lowest['label']}**, "
-                      f"{lowest['model_calls_saved']:.1%} saved, drift {lowest['drift']:.4f}, "
-                      f"accuracy {lowest['accuracy']:.3f}."]
+    ref = reference_row(report_rows)
+    return [f"- **{r['label']}** ({r['family']}): {r['model_calls_saved']:.1%} of model calls saved, accuracy "
+            f"{r['accuracy']:.3f}{extra(r)}, drift {r['drift']:.4f}, Fréchet {r['frechet']:.2f}"
+            + ("" if floor.holds(r, ref) else OUTSIDE_FLOOR) for r in reported(picked, report_rows)] or ["- none"]
+
+
+def seeds_line(floor) -> str:
+    from quality.noise_floor import REPORT_SEED, SAME_PICTURE_DRIFT, TUNE_SEED
+
+    return (f"Settings are picked on seed {TUNE_SEED} and every number here is seed {REPORT_SEED}'s. Noise floor: "
+            f"{floor.describe()}; \"full CFG's picture\" means accuracy within that spread of full CFG's from the same "
+            f"noise, Fréchet at most that spread above full CFG's, and drift at most {SAME_PICTURE_DRIFT}.")
+
+
+def sampler_section(sampler: str, tune_rows, report_rows, floor, plot_name: str) -> list[str]:
+    from quality.report import TOLERANCE, markdown_table, picks, reference_row, same_picture_picks
+
+    ref = reference_row(report_rows)
+    quarter = [r for r in tune_rows if r["model_calls_saved"] >= 0.25 - 1e-9 and r["drift"] > 0]
+    lowest = [min(quarter, key=lambda r: r["drift"])] if quarter else []
+    lines = [f"## {sampler}", "", seeds_line(floor), "",
+             f"Full CFG: accuracy {ref['accuracy']:.3f}, Fréchet {ref['frechet']:.2f}. The picture full CFG makes "
+             "with the most calls saved:", ""]
+    lines += picked_lines(same_picture_picks(tune_rows, floor), report_rows, floor)
+    if lowest:
+        lines += ["", "Lowest drift saving at least 25 %:", ""] + picked_lines(lowest, report_rows, floor)
     lines += ["", f"Settings saving the most calls within {TOLERANCE:.0%} (absolute) of full CFG's accuracy:", ""]
-    lines += [f"- **{r['label']}** ({r['family']}): {r['model_calls_saved']:.1%} saved, accuracy {r['accuracy']:.3f} "
-              f"({r['accuracy'] - ref['accuracy']:+.3f}), drift {r['drift']:.4f}" for r in picks(rows)] or ["- none"]
+    lines += picked_lines(picks(tune_rows), report_rows, floor,
+                          lambda r: f" ({r['accuracy'] - ref['accuracy']:+.3f})")
     lines += ["", f"![calls saved vs accuracy, drift and Fréchet, {sampler}]({plot_name})", "",
-              markdown_table(rows), ""]
+              markdown_table(report_rows), ""]
     return lines
 
 
@@ -123,39 +149,45 @@ def cache_plot_name(sampler: str, steps: int) -> str:
 
 
 def cache_section(caches: dict) -> list[str]:
-    """The step caches: per run, the most saved at full CFG's picture by family, the target, the table."""
-    from quality.report import SAME_PICTURE_ACCURACY, SAME_PICTURE_DRIFT, markdown_table, same_picture_picks_by_family
+    """The step caches: per run, the most saved at full CFG's picture by family (picked on the tuning seed,
+    scored on the report seed), the target, the table."""
+    from quality.noise_floor import reported
+    from quality.report import markdown_table, reference_row, same_picture_picks_by_family
 
     lines = ["## With a step cache (core LazyCache and EasyCache)", "",
+             "Every row here samples one image at a time, so each image gets its own cache decisions, as a user's "
+             "run does (a cache decides from what it measures of the whole batch). "
              "Each core cache node on the model over its reuse_threshold (start 0.15, end 0.95), alone under core "
-             "CFGGuider; the pack alone (reuse_extrapolated every k steps); and both stacked, the cache deciding "
+             "CFGGuider, and under the Truncated CFG Guider with every rule off (nothing truncated; a call the "
+             "cache answers gets the pack's held answer); the pack alone (reuse_extrapolated every k steps); and "
+             "both stacked, the cache deciding "
              "alone (`step_cache` independent) or coordinated with the pack (coordinate: every full-CFG step "
              "runs at the network, and a call or branch the cache answers gets the network's latest outputs "
              "carried in model-output space). Model calls saved count the branches the network ran (at its first "
              "layer), against full CFG's two a step.", ""]
-    if not any(r["label"].startswith("EasyCache") for rows in caches.values() for r in rows):
-        lines += ["EasyCache is left out: on this ComfyUI it adds each branch's cache to the whole batch and fails "
-                  "for more than one image, even without the pack.", ""]
-    for (sampler, steps), rows in caches.items():
+    for (sampler, steps), run in caches.items():
         target = CACHE_TARGETS.get((sampler, steps))
-        lines += [f"### {cache_label(sampler, steps)}", "",
-                  f"The most model calls saved at full CFG's picture (accuracy within {SAME_PICTURE_ACCURACY} of "
-                  f"it, drift at most {SAME_PICTURE_DRIFT}), per family" +
+        ref = reference_row(run.report)
+        lines += [f"### {cache_label(sampler, steps)}", "", seeds_line(run.floor), "",
+                  "The most model calls saved at full CFG's picture, per family" +
                   (f"; the target is {target:.0%}:" if target else ":"), ""]
-        for family, picked in same_picture_picks_by_family(rows).items():
-            best = picked[0] if picked else None
-            met = "" if best is None or target is None else (" (target met)" if best["model_calls_saved"] >=
-                                                             target - 1e-9 else " (below the target)")
+        for family, picked in same_picture_picks_by_family(run.tune, run.floor).items():
+            best = reported(picked[:1], run.report)[0] if picked else None
+            holds = best is not None and run.floor.holds(best, ref)
+            met = "" if best is None else (OUTSIDE_FLOOR if not holds else
+                                           "" if target is None else " (target met)"
+                                           if best["model_calls_saved"] >= target - 1e-9 else " (below the target)")
             lines.append(f"- {family}: " + ("none" if best is None else
                          f"**{best['label']}**, {best['model_calls_saved']:.1%} saved, accuracy "
-                         f"{best['accuracy']:.3f}, drift {best['drift']:.4f}{met}"))
-        workflow = [r for r in rows if r["label"] == WORKFLOW_CACHE]
+                         f"{best['accuracy']:.3f}, drift {best['drift']:.4f}, Fréchet {best['frechet']:.2f}{met}"))
+        workflow = [r for r in run.report if r["label"] == WORKFLOW_CACHE]
         if workflow:
             r = workflow[0]
             lines += ["", f"The example workflow `wan22_t2v_a14b_reuse_cache`'s settings ({WORKFLOW_CACHE}): "
-                          f"{r['model_calls_saved']:.1%} saved, accuracy {r['accuracy']:.3f}, drift {r['drift']:.4f}."]
+                          f"{r['model_calls_saved']:.1%} saved, accuracy {r['accuracy']:.3f}, drift {r['drift']:.4f}, "
+                          f"Fréchet {r['frechet']:.2f}."]
         lines += ["", f"![model calls saved vs drift, {cache_label(sampler, steps)}]"
-                      f"({cache_plot_name(sampler, steps)})", "", markdown_table(rows), ""]
+                      f"({cache_plot_name(sampler, steps)})", "", markdown_table(run.report), ""]
     return lines
 
 
@@ -163,6 +195,7 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
                 caches: dict) -> str:
     import torch
 
+    from quality.noise_floor import FLOOR_SEEDS, REPORT_SEED, TUNE_SEED
     from quality.report import markdown_table
 
     lines = [
@@ -174,8 +207,9 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
         "for quality on a model where both can be measured, not what a 14B model will do.",
         "",
         f"Run: `{command}`: {config.per_class} samples per class, {config.steps} steps ({config.scheduler}) with "
-        f"each of {', '.join(sections)}, cfg {config.cfg}, shift {config.shift}, seed {config.seed}; torch "
-        f"{torch.__version__}; {seconds:.0f} s.",
+        f"each of {', '.join(sections)}, cfg {config.cfg}, shift {config.shift}; settings picked on seed "
+        f"{TUNE_SEED}, every table from seed {REPORT_SEED}, full CFG also from seeds "
+        f"{', '.join(map(str, FLOOR_SEEDS))} for the noise floor; torch {torch.__version__}; {seconds:.0f} s.",
         "",
         f"Judge: an RBF SVM on the real train split scores {judge.real_accuracy:.3f} on the real test split. "
         "Drift is the mean |pixel − full CFG's pixel| / 16 for the same noise: 0 is full CFG's picture. "
@@ -185,8 +219,8 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
         "the branches of CFG the network ran per image (full CFG: two a step), counted at its first layer.",
         "",
     ]
-    for i, (sampler, rows) in enumerate(sections.items()):
-        lines += sampler_section(sampler, rows, plot_name(i, sampler))
+    for i, (sampler, run) in enumerate(sections.items()):
+        lines += sampler_section(sampler, run.tune, run.report, run.floor, plot_name(i, sampler))
     if long_run:
         lines += [f"## Reuse at the Wan workflows' step count ({LONG_RUN[1]} {LONG_RUN[0]} steps)", "",
                   "The harness's grid runs 20 steps; the example Wan workflows run 40 UniPC steps, where a full-CFG "
@@ -204,6 +238,33 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One section's settings on the tuning seed and on the report seed, and full CFG's noise floor."""
+    tune: list
+    report: list
+    floor: object  # quality.noise_floor.NoiseFloor
+
+
+def tuned_and_reported(model, settings, config, judge) -> Measured:
+    """``settings`` on the tuning seed and on ``config``'s (the report seed), and full CFG on the floor seeds (the
+    first setting must be full CFG)."""
+    from dataclasses import replace
+
+    from quality.noise_floor import FLOOR_SEEDS, TUNE_SEED, NoiseFloor
+    from quality.settings import FULL, Setting
+    from quality.sweep import run_settings
+
+    print(f"-- tuning seed {TUNE_SEED}", flush=True)
+    tune = run_settings(model, settings, replace(config, seed=TUNE_SEED), judge)
+    print(f"-- report seed {config.seed}", flush=True)
+    report = run_settings(model, settings, config, judge)
+    print(f"-- full CFG, seeds {', '.join(map(str, FLOOR_SEEDS))}", flush=True)
+    floor_rows = [run_settings(model, [Setting(FULL, "full CFG")], replace(config, seed=seed), judge,
+                               log=lambda line: None)[0] for seed in FLOOR_SEEDS]
+    return Measured(tune, report, NoiseFloor.of([tune[0], report[0]] + floor_rows))
+
+
 def plot_name(index: int, sampler: str) -> str:
     return "quality_pareto.png" if index == 0 else f"quality_pareto_{sampler}.png"
 
@@ -215,54 +276,63 @@ def main(argv=None) -> int:
     from dataclasses import replace
 
     from quality.judge import Judge
+    from quality.noise_floor import FLOOR_SEEDS, REPORT_SEED, TUNE_SEED
     from quality.report import markdown_table, plot_cache_front, plot_pareto
     from quality.settings import cache_settings, sweep_settings
-    from quality.sweep import (SweepConfig, load_two_experts, run_settings, run_sweep, second_expert_weights,
-                               step_caches_that_sample_batches)
+    from quality.sweep import SweepConfig, load_digits_model, load_two_experts, run_settings, second_expert_weights
 
     command = " ".join(["bash benchmarks/quality.sh"] + (argv if argv is not None else sys.argv[1:]))
     base = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=args.shift,
-                       sampler=args.samplers[0], scheduler=args.scheduler, seed=args.seed)
+                       sampler=args.samplers[0], scheduler=args.scheduler, seed=REPORT_SEED)
     start = time.perf_counter()
     judge = Judge()
+    model = load_digits_model(args.weights, base.shift)
     sections = {}
     for sampler in args.samplers:
         print(f"== {sampler}", flush=True)
-        sections[sampler] = run_sweep(sweep_settings(base.steps), replace(base, sampler=sampler), args.weights, judge)
+        sections[sampler] = tuned_and_reported(model, sweep_settings(base.steps), replace(base, sampler=sampler),
+                                               judge)
     long_run = []
     if not args.no_long_run:
         print(f"== {LONG_RUN[1]} {LONG_RUN[0]} steps", flush=True)
         long_config = replace(base, sampler=LONG_RUN[0], steps=LONG_RUN[1])
-        long_run = run_sweep(long_run_settings(LONG_RUN[1]), long_config, args.weights, judge)
+        long_run = run_settings(model, long_run_settings(LONG_RUN[1]), long_config, judge)
     experts = []
     if not args.no_experts:
         print("== two experts", flush=True)
-        model = load_two_experts(args.weights, second_expert_weights(CACHE_DIR), base.shift, EXPERT_BOUNDARY)
-        experts = run_settings(model, expert_settings(), base, judge)
+        two = load_two_experts(args.weights, second_expert_weights(CACHE_DIR), base.shift, EXPERT_BOUNDARY)
+        experts = run_settings(two, expert_settings(), base, judge)
     caches = {}
     for sampler, steps in args.cache_runs:
         print(f"== step caches, {cache_label(sampler, steps)}", flush=True)
-        caches[(sampler, steps)] = run_sweep(cache_settings(step_caches_that_sample_batches()),
-                                             replace(base, sampler=sampler, steps=steps), args.weights, judge)
+        caches[(sampler, steps)] = tuned_and_reported(
+            model, cache_settings(), replace(base, sampler=sampler, steps=steps, per_class=args.cache_per_class), judge)
     seconds = time.perf_counter() - start
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "quality.json").write_text(json.dumps(
-        {"config": {**base.__dict__, "samplers": args.samplers}, "samplers": sections, "long_run": long_run,
-         "experts": experts, "caches": {cache_label(*run): rows for run, rows in caches.items()}}, indent=1))
+        {"config": {**base.__dict__, "samplers": args.samplers, "tune_seed": TUNE_SEED, "floor_seeds": FLOOR_SEEDS},
+         "samplers": {s: run.report for s, run in sections.items()},
+         "tuning": {s: run.tune for s, run in sections.items()},
+         "floors": {s: run.floor.__dict__ for s, run in sections.items()},
+         "long_run": long_run, "experts": experts,
+         "caches": {cache_label(*key): run.report for key, run in caches.items()},
+         "caches_tuning": {cache_label(*key): run.tune for key, run in caches.items()},
+         "caches_floors": {cache_label(*key): run.floor.__dict__ for key, run in caches.items()}}, indent=1))
     (args.out_dir / "quality.md").write_text(report_text(sections, experts, long_run, base, judge, command, seconds,
                                                          caches))
-    for i, (sampler, rows) in enumerate(sections.items()):
-        plot_pareto(rows, args.out_dir / plot_name(i, sampler),
-                    f"digits, {base.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples")
-        print(f"\n{sampler}\n{markdown_table(rows)}")
+    for i, (sampler, run) in enumerate(sections.items()):
+        plot_pareto(run.report, args.out_dir / plot_name(i, sampler),
+                    f"digits, {base.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples, "
+                    f"seed {REPORT_SEED}", floor=run.floor)
+        print(f"\n{sampler}\n{markdown_table(run.report)}")
     if experts:
         print(f"\ntwo experts\n{markdown_table(experts)}")
-    for (sampler, steps), rows in caches.items():
+    for (sampler, steps), run in caches.items():
         target = CACHE_TARGETS.get((sampler, steps), 0.0)
-        plot_cache_front(rows, args.out_dir / cache_plot_name(sampler, steps),
+        plot_cache_front(run.report, args.out_dir / cache_plot_name(sampler, steps),
                          f"digits with a step cache, {steps} {sampler} steps, cfg {base.cfg}, "
-                         f"{len(base.labels())} samples", target)
-        print(f"\nstep caches, {cache_label(sampler, steps)}\n{markdown_table(rows)}")
+                         f"{10 * args.cache_per_class} samples each alone, seed {REPORT_SEED}", target, run.floor)
+        print(f"\nstep caches, {cache_label(sampler, steps)}\n{markdown_table(run.report)}")
     print(f"wrote {args.out_dir / 'quality.md'} and its plots")
     return 0
 

@@ -27,10 +27,12 @@ REUSE_EXTRAPOLATED = "reuse_extrapolated"
 REUSE_VARIANT = "reuse, other estimate"
 REFRESH = "reuse + refresh"
 CACHE_ALONE = "step cache alone (core CFGGuider)"
+CACHE_HELD = "step cache + the pack's held answer, nothing truncated"
 STACKED_INDEPENDENT = "pack + step cache, independent"
 STACKED_COORDINATED = "pack + step cache, coordinate"
 FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, UNCOND_KEPT, RENORM, EVERY_COND, REUSE,
-            REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, CACHE_ALONE, STACKED_INDEPENDENT, STACKED_COORDINATED)
+            REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, CACHE_ALONE, CACHE_HELD, STACKED_INDEPENDENT,
+            STACKED_COORDINATED)
 # Core's step caches over their threshold, stacked with reuse_extrapolated every k steps both ways.
 CACHE_THRESHOLDS = {"LazyCache": (0.03, 0.05, 0.1, 0.2, 0.3), "EasyCache": (0.05, 0.1, 0.2, 0.3)}
 CACHE_EVERY = (4, 8, 16)
@@ -126,7 +128,9 @@ def sweep_settings(steps: int) -> list[Setting]:
 
 def cache_settings(nodes: tuple = tuple(CACHE_THRESHOLDS)) -> list[Setting]:
     """Full CFG, the pack alone (reuse_extrapolated every k), each core cache of ``nodes`` alone over its
-    threshold, and each stacked with the pack, the cache deciding alone (independent) and coordinated with it."""
+    threshold, the cache under the pack with every rule off (the cache decides, the calls it answers get the
+    pack's held answer), and each stacked with the pack, the cache deciding alone (independent) and coordinated
+    with it."""
     settings = [Setting(FULL, "full CFG")]
     settings += [Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
                          {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED}) for k in CACHE_EVERY]
@@ -136,6 +140,8 @@ def cache_settings(nodes: tuple = tuple(CACHE_THRESHOLDS)) -> list[Setting]:
         for threshold in thresholds:
             cache = StepCacheSetting(node, threshold)
             settings.append(Setting(CACHE_ALONE, f"{cache.label} alone", cache=cache, core_guider=True))
+            settings.append(Setting(CACHE_HELD, f"{cache.label}, held answer", {"step_cache": "coordinate"},
+                                    cache=cache))
             for k in CACHE_EVERY:
                 for family, mode in ((STACKED_INDEPENDENT, "independent"), (STACKED_COORDINATED, "coordinate")):
                     settings.append(Setting(family, f"{cache.label} + every {k}, {mode}",

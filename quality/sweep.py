@@ -79,13 +79,28 @@ def make_guider(model, positive, negative, cfg: float, setting: Setting):
 
 
 def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, int, tuple[int, ...]]:
-    """(digits (n, 8, 8), batch rows the diffusion model ran, truncated step indices) for one setting."""
+    """(digits (n, 8, 8), batch rows the diffusion model ran, truncated step indices) for one setting.
+
+    A setting with a step cache samples one image at a time, as users run a cache: a cache decides from what it
+    measures of the whole batch, so a batch would give every image one schedule. Its truncated steps are those
+    of any image. Image i starts from the same noise either way (ComfyUI's per-image noise, batch_index i).
+    """
+    labels = config.labels()
+    if setting.cache is None:
+        return sample_images(model, setting, config, labels, list(range(len(labels))))
+    parts = [sample_images(model, setting, config, labels[i:i + 1], [i]) for i in range(len(labels))]
+    truncated = tuple(sorted(set().union(*(part[2] for part in parts))))
+    return np.concatenate([part[0] for part in parts]), sum(part[1] for part in parts), truncated
+
+
+def sample_images(model, setting: Setting, config: SweepConfig, labels: np.ndarray, batch_index: list[int]
+                  ) -> tuple[np.ndarray, int, tuple[int, ...]]:
+    """``sample`` for the images ``batch_index`` of the sweep (their labels ``labels``), in one batch."""
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
     from truncated_cfg.nodes.renorm import TruncatedCFGRenorm
 
-    labels = config.labels()
     positive, negative = conditioning(labels)
     patched = TruncatedCFGRenorm.execute(model, setting.renorm_cfg, "lumina").result[0] if setting.renorm_cfg else model
     patched = with_step_cache(patched, setting.cache) if setting.cache else patched
@@ -93,7 +108,8 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
     guider = make_guider(patched, positive, negative, cfg, setting)
     sigmas = comfy.samplers.calculate_sigmas(patched.get_model_object("model_sampling"), config.scheduler, config.steps)
     side = digits_data.LATENT_SIDE
-    latent = {"samples": torch.zeros(len(labels), digits_data.CHANNELS, 1, side, side)}
+    # batch_index: each image's own noise, drawn as ComfyUI draws it for image i of a batch (LatentFromBatch).
+    latent = {"samples": torch.zeros(len(labels), digits_data.CHANNELS, 1, side, side), "batch_index": batch_index}
     rows: list[int] = []
     # Counted at the networks themselves, whoever decided what ran: at each one's first layer, which runs
     # only when that network computes (a two-expert model's outer forward also wraps the low-noise calls).
@@ -119,8 +135,9 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
 
 
 def step_caches_that_sample_batches() -> tuple[str, ...]:
-    """The core cache nodes that can sample the harness's batch here: EasyCache before ComfyUI 0.3.65 adds each
-    branch's cache to the whole batch, which fails for more than one image."""
+    """The core cache nodes that can sample a batch of more than one image here: EasyCache before ComfyUI 0.3.65
+    adds each branch's cache to the whole batch, which fails for more than one image (the sweep samples every
+    cache row one image at a time, where both work)."""
     from truncated_cfg.nodes.host_version import parse_version, running_version
     from truncated_cfg.nodes.step_caches.easycache import SAMPLES_BATCHES_FROM
 

@@ -2,6 +2,7 @@
 import json
 import sys
 
+import numpy as np
 import pytest
 import torch
 from hostenv import require_host
@@ -17,7 +18,7 @@ from quality import train_digits  # noqa: E402
 from quality.settings import FULL, LAST_N, NO_CFG, UNCOND_KEPT, Setting, cache_settings, sweep_settings  # noqa: E402
 from quality.judge import Judge  # noqa: E402
 from quality.sweep import (DEFAULT_WEIGHTS, SweepConfig, load_digits_model, load_two_experts,  # noqa: E402
-                           run_settings, run_sweep, step_caches_that_sample_batches)
+                           run_settings, run_sweep)
 
 
 def test_shipped_weights_are_small_and_carry_their_provenance():
@@ -101,29 +102,37 @@ def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_pat
     import quality_digits
 
     assert quality_digits.main(["--per-class", "2", "--steps", "4", "--samplers", "euler,uni_pc", "--no-experts",
-                                "--no-long-run", "--cache-runs", "euler:6", "--out-dir", str(tmp_path)]) == 0
+                                "--no-long-run", "--cache-runs", "euler:6", "--cache-per-class", "2",
+                                "--out-dir", str(tmp_path)]) == 0
     text = (tmp_path / "quality.md").read_text()
     results = json.loads((tmp_path / "quality.json").read_text())
     assert list(results["samplers"]) == ["euler", "uni_pc"] and results["experts"] == results["long_run"] == []
-    for rows in results["samplers"].values():
+    for sampler, rows in results["samplers"].items():
         assert [r["label"] for r in rows] == [s.label for s in sweep_settings(4)]
         assert rows[0]["drift"] == 0.0 and all(r["drift"] >= 0.0 for r in rows)
+        # Picked on one seed, reported on another: the same settings, other samples.
+        tuning = results["tuning"][sampler]
+        assert [r["label"] for r in tuning] == [r["label"] for r in rows]
+        assert [r["drift"] for r in tuning] != [r["drift"] for r in rows]
+        floor = results["floors"][sampler]  # full CFG from the tuning seed, the report seed and four others
+        assert len(floor["accuracies"]) == 6 and floor["accuracies"][:2] == [tuning[0]["accuracy"], rows[0]["accuracy"]]
     sweep_part = text.split("## With a step cache")[0]
     table_lines = sum(line.startswith("| ") for line in sweep_part.splitlines())
     assert table_lines == 2 * (1 + len(sweep_settings(4)))  # a header and a row per setting, per sampler
     assert "## euler" in text and "## uni_pc" in text
     assert "Settings saving the most calls within 1%" in text and "The picture full CFG makes" in text
     assert "Run: `bash benchmarks/quality.sh --per-class 2 --steps 4 --samplers euler,uni_pc" in text
+    assert "Settings are picked on seed 0 and every number here is seed 1's. Noise floor: full CFG from 6 seeds" in text
     assert "2 samples per class, 4 steps (simple) with each of euler, uni_pc" in text
     for plot in ("quality_pareto.png", "quality_pareto_uni_pc.png", "quality_caches_euler_6.png"):
         assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
     # The step caches: every setting ran, its ledger agreeing with the rows the network ran (sweep.sample checks).
     (cache_rows,) = results["caches"].values()
-    assert [r["label"] for r in cache_rows] == [s.label for s in cache_settings(step_caches_that_sample_batches())]
+    assert [r["label"] for r in cache_rows] == [s.label for s in cache_settings()]  # every cache: each image alone
     assert "## With a step cache" in text and "### euler, 6 steps" in text
     by = {r["label"]: r for r in cache_rows}
     assert by["full CFG"]["model_calls"] == 12 and by["every 4, reuse_extrapolated"]["model_calls"] == 2 * 2 + 4
-    for cache in step_caches_that_sample_batches():
+    for cache in ("LazyCache", "EasyCache"):
         assert by[f"{cache} 0.3 + every 4, coordinate"]["model_calls"] <= 8
 
 
@@ -192,3 +201,28 @@ def test_identity_blocks_start_as_the_identity_and_leave_every_other_draw_as_it_
     assert len(seen) == len(identity.blocks)
     for given, returned in seen:
         assert torch.equal(given, returned)
+
+
+def test_a_step_cache_row_samples_each_image_alone_from_the_noise_it_has_in_the_batch(monkeypatch):
+    from quality import sweep
+    from quality.settings import CACHE_ALONE, StepCacheSetting
+
+    model = load_digits_model(DEFAULT_WEIGHTS, 1.0)
+    config = SweepConfig(per_class=1, steps=6)
+    full = Setting(FULL, "full CFG")
+    batch, _, _ = sweep.sample(model, full, config)
+    labels = config.labels()
+    alone = np.concatenate([sweep.sample_images(model, full, config, labels[i:i + 1], [i])[0] for i in (0, 4, 9)])
+    np.testing.assert_allclose(alone, batch[[0, 4, 9]], atol=1e-3)
+    assert np.abs(batch[0] - batch[4]).max() > 1.0  # the images differ: each has its own noise
+
+    batches = []
+    real = sweep.sample_images
+    monkeypatch.setattr(sweep, "sample_images", lambda *a: batches.append(a[4]) or real(*a))
+    cached = Setting(CACHE_ALONE, "LazyCache 0.3 alone", cache=StepCacheSetting("LazyCache", 0.3), core_guider=True)
+    images, rows, _ = sweep.sample(model, cached, config)
+    assert batches == [[i] for i in range(10)] and images.shape == (10, 8, 8)
+    assert rows < 10 * 2 * config.steps  # the cache answered some calls, image by image
+    batches.clear()
+    sweep.sample(model, full, config)
+    assert batches == [list(range(10))]  # no cache: one batch

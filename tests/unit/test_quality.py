@@ -8,9 +8,10 @@ from quality.judge import Judge, frechet_distance, mean_pairwise_distance
 from quality.pareto import BY_DRIFT, best_at_full_cfg_quality, best_within, pareto_front
 from quality.report import (_steps, markdown_table, picks, plot_cache_front, plot_pareto, same_picture_picks,
                             same_picture_picks_by_family, save_sample_grid)
-from quality.settings import (CACHE_ALONE, FAMILIES, FULL, NO_CFG, REUSE, STACKED_COORDINATED, cache_settings,
-                              sweep_settings)
+from quality.settings import (CACHE_ALONE, CACHE_HELD, FAMILIES, FULL, NO_CFG, REUSE, STACKED_COORDINATED,
+                              cache_settings, sweep_settings)
 from sampling.policy import TruncationPolicy
+from sampling.rules import OFF as RULES_OFF
 from sampling.rules import RULES
 
 
@@ -136,10 +137,10 @@ def test_too_few_steps_are_refused():
         sweep_settings(1)
 
 
-def row(label, saved, accuracy, family="last N", drift=0.02):
+def row(label, saved, accuracy, family="last N", drift=0.02, frechet=1.0):
     return {"label": label, "family": family, "model_calls_saved": saved, "accuracy": accuracy,
             "model_calls": 40 * (1 - saved),
-            "frechet": 1.0, "diversity": 1.0, "truncated_steps": [], "drift": 0.0 if family == FULL else drift}
+            "frechet": frechet, "diversity": 1.0, "truncated_steps": [], "drift": 0.0 if family == FULL else drift}
 
 
 ROWS = [row("full", 0.0, 0.95, FULL), row("a", 0.1, 0.95), row("b", 0.2, 0.945), row("c", 0.2, 0.94),
@@ -221,3 +222,37 @@ def test_cache_settings_pair_every_cache_setting_both_ways():
     assert {s.policy["step_cache"] for s in stacked} == {"independent", "coordinate"}
     assert all(s.core_guider for s in settings if s.family == CACHE_ALONE)
     assert {s.cache.node for s in cache_settings(("LazyCache",)) if s.cache} == {"LazyCache"}
+    # Beside each cache alone: the same cache under the pack with every rule off (nothing truncated, the calls the
+    # cache answers get the pack's held answer).
+    held = [s for s in settings if s.family == CACHE_HELD]
+    assert [s.cache for s in held] == [s.cache for s in settings if s.family == CACHE_ALONE]
+    assert all(s.guider_inputs() == {**RULES_OFF, "step_cache": "coordinate"} and not s.core_guider for s in held)
+
+
+def test_the_noise_floor_is_full_cfgs_own_spread_and_judges_the_same_picture_by_it():
+    from quality.noise_floor import NoiseFloor
+
+    floor = NoiseFloor.of([row("full", 0.0, 0.95, FULL, frechet=2.0), row("full", 0.0, 0.93, FULL, frechet=3.0),
+                           row("full", 0.0, 0.96, FULL, frechet=2.5)])
+    assert floor.accuracy_spread == pytest.approx(0.03) and floor.frechet_spread == 1.0
+    ref = row("full", 0.0, 0.95, FULL, frechet=2.0)
+    assert floor.holds(row("a", 0.5, 0.925, REUSE, drift=0.005, frechet=2.9), ref)
+    assert floor.holds(row("nearer real", 0.5, 0.95, REUSE, drift=0.005, frechet=0.5), ref)
+    assert not floor.holds(row("low", 0.5, 0.91, REUSE, drift=0.005, frechet=2.9), ref)  # accuracy beyond it
+    assert not floor.holds(row("far", 0.5, 0.95, REUSE, drift=0.005, frechet=3.1), ref)  # Fréchet beyond it
+    assert not floor.holds(row("moved", 0.5, 0.95, REUSE, drift=0.02, frechet=2.0), ref)  # other pictures
+    rows = [ref, row("a", 0.5, 0.925, REUSE, drift=0.005, frechet=2.9), row("b", 0.6, 0.90, REUSE, drift=0.005)]
+    assert [r["label"] for r in same_picture_picks(rows, floor)] == ["a"]
+    assert [r["label"] for r in same_picture_picks(rows)] == ["full"]  # the fixed 0.002 without a floor: none
+    with pytest.raises(ValueError, match="at least two seeds"):
+        NoiseFloor.of([ref])
+
+
+def test_picks_from_the_tuning_seed_are_scored_by_the_report_seeds_rows():
+    from quality.noise_floor import reported
+
+    tune = [row("full", 0.0, 0.95, FULL), row("a", 0.5, 0.95, REUSE, drift=0.005)]
+    report = [row("full", 0.0, 0.94, FULL), row("a", 0.5, 0.90, REUSE, drift=0.02)]
+    assert reported(tune[1:], report) == [report[1]]
+    with pytest.raises(ValueError, match="no row for b"):
+        reported([row("b", 0.5, 0.9, REUSE)], report)
