@@ -28,8 +28,8 @@ def main(argv=None) -> int:
     if not start_script():
         return 2
     from quality.judge import Judge
-    from quality.settings import CACHE_ALONE, FULL, STACKED_COORDINATED, STACKED_INDEPENDENT, Setting, StepCacheSetting
-    from quality.settings import CACHE_THRESHOLDS
+    from quality.settings import (CACHE_ALONE, CACHE_THRESHOLDS, FULL, STACKED_COORDINATED, STACKED_INDEPENDENT,
+                                  Setting, StepCacheSetting)
     from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, measure
     from sampling.rules import INPUTS
 

@@ -86,24 +86,31 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
     of any image. Image i starts from the same noise either way (ComfyUI's per-image noise, batch_index i).
     """
     labels = config.labels()
+    patched = prepared(model, setting)
     if setting.cache is None:
-        return sample_images(model, setting, config, labels, list(range(len(labels))))
-    parts = [sample_images(model, setting, config, labels[i:i + 1], [i]) for i in range(len(labels))]
+        return sample_images(patched, setting, config, labels, list(range(len(labels))))
+    # One cache node for every image: core's cache clones its holder at the start of each sampling run.
+    parts = [sample_images(patched, setting, config, labels[i:i + 1], [i]) for i in range(len(labels))]
     truncated = tuple(sorted(set().union(*(part[2] for part in parts))))
     return np.concatenate([part[0] for part in parts]), sum(part[1] for part in parts), truncated
 
 
-def sample_images(model, setting: Setting, config: SweepConfig, labels: np.ndarray, batch_index: list[int]
+def prepared(model, setting: Setting):
+    """The model as the setting's graph holds it: behind CFG Renorm and the step cache node where it asks."""
+    from truncated_cfg.nodes.renorm import TruncatedCFGRenorm
+
+    patched = TruncatedCFGRenorm.execute(model, setting.renorm_cfg, "lumina").result[0] if setting.renorm_cfg else model
+    return with_step_cache(patched, setting.cache) if setting.cache else patched
+
+
+def sample_images(patched, setting: Setting, config: SweepConfig, labels: np.ndarray, batch_index: list[int]
                   ) -> tuple[np.ndarray, int, tuple[int, ...]]:
-    """``sample`` for the images ``batch_index`` of the sweep (their labels ``labels``), in one batch."""
+    """``sample`` for the images ``batch_index`` of the sweep (their labels ``labels``), in one batch, on the
+    model ``prepared`` made for the setting."""
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
-    from truncated_cfg.nodes.renorm import TruncatedCFGRenorm
-
     positive, negative = conditioning(labels)
-    patched = TruncatedCFGRenorm.execute(model, setting.renorm_cfg, "lumina").result[0] if setting.renorm_cfg else model
-    patched = with_step_cache(patched, setting.cache) if setting.cache else patched
     cfg = 1.0 if setting.cfg_one else config.cfg
     guider = make_guider(patched, positive, negative, cfg, setting)
     sigmas = comfy.samplers.calculate_sigmas(patched.get_model_object("model_sampling"), config.scheduler, config.steps)
