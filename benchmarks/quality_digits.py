@@ -290,8 +290,8 @@ def main(argv=None) -> int:
     sections = {}
     for sampler in args.samplers:
         print(f"== {sampler}", flush=True)
-        sections[sampler] = tuned_and_reported(model, sweep_settings(base.steps), replace(base, sampler=sampler),
-                                               judge)
+        sections[sampler] = tuned_and_reported(model, sweep_settings(base.steps, base.cfg),
+                                               replace(base, sampler=sampler), judge)
     long_run = []
     if not args.no_long_run:
         print(f"== {LONG_RUN[1]} {LONG_RUN[0]} steps", flush=True)

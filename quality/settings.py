@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sampling import keep
+from sampling import keep, recipes
 from sampling.rules import OFF
 
 FULL = "full CFG"
@@ -30,9 +30,11 @@ CACHE_ALONE = "step cache alone (core CFGGuider)"
 CACHE_HELD = "step cache + the pack's held answer, nothing truncated"
 STACKED_INDEPENDENT = "pack + step cache, independent"
 STACKED_COORDINATED = "pack + step cache, coordinate"
+Z_IMAGE = "Z-Image's recipe"
+SCHEDULE = "cfg_schedule"
 FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, UNCOND_KEPT, RENORM, EVERY_COND, REUSE,
-            REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, CACHE_ALONE, CACHE_HELD, STACKED_INDEPENDENT,
-            STACKED_COORDINATED)
+            REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, Z_IMAGE, SCHEDULE, CACHE_ALONE, CACHE_HELD,
+            STACKED_INDEPENDENT, STACKED_COORDINATED)
 # Core's step caches over their threshold, stacked with reuse_extrapolated every k steps both ways.
 CACHE_THRESHOLDS = {"LazyCache": (0.03, 0.05, 0.1, 0.2, 0.3), "EasyCache": (0.05, 0.1, 0.2, 0.3)}
 CACHE_EVERY = (4, 8, 16)
@@ -101,8 +103,32 @@ def reuse_settings(steps: int) -> list[Setting]:
     return out
 
 
-def sweep_settings(steps: int) -> list[Setting]:
-    """The full grid for a run of ``steps`` sampler steps; full CFG first (the other rows' reference)."""
+def _scales(values) -> str:
+    return ", ".join(f"{v:.3g}" for v in values)
+
+
+def recipe_settings(steps: int, cfg: float) -> list[Setting]:
+    """The recipes users copy, at the sweep's ``cfg``: Z-Image's truncation with its normalisation (through
+    sampling/recipes.py, as the Z-Image workflow sets them; g = cfg - 1) and per-step cfg lists as
+    WanVideoWrapper's and KJNodes' users write them (the steps at 1 one call each)."""
+    out = []
+    for c in (0.25, 0.5, 0.75):
+        recipe = recipes.z_image(cfg - 1.0, cfg_truncation=c, cfg_normalization=1.0)
+        out.append(Setting(Z_IMAGE, f"Z-Image c {c:g}, k 1", recipe.truncation, renorm_cfg=recipe.renorm_cfg))
+    half, quarter = max(1, steps // 2), max(1, steps // 4)
+    ramps = {
+        "ramp to 1 over the run": [cfg - (cfg - 1.0) * i / (steps - 1) for i in range(steps)],
+        "ramp to 1 over the first half": [cfg - (cfg - 1.0) * i / half for i in range(half)] + [1.0] * (steps - half),
+        # Stronger early, none late: what a user tries to buy the late steps back with.
+        "1.5 cfg for the first quarter, then 1": [1.5 * cfg] * quarter + [1.0] * (steps - quarter),
+    }
+    out += [Setting(SCHEDULE, f"schedule: {name}", {"cfg_schedule": _scales(values)}) for name, values in ramps.items()]
+    return out
+
+
+def sweep_settings(steps: int, cfg: float) -> list[Setting]:
+    """The full grid for a run of ``steps`` sampler steps at guidance ``cfg``; full CFG first (the other rows'
+    reference)."""
     if steps < 2:
         raise ValueError(f"the sweep needs at least 2 steps, got {steps}")
     stride = max(1, steps // 10)
@@ -123,7 +149,7 @@ def sweep_settings(steps: int) -> list[Setting]:
                  for n in sorted({max(1, steps // 4), max(1, steps // 2)})]
     settings += [Setting(RENORM, "renorm 1.0, full CFG", renorm_cfg=1.0),
                  Setting(RENORM, f"renorm 1.0, last {steps // 2}", {"cfg_truncate_steps": steps // 2}, renorm_cfg=1.0)]
-    return settings + reuse_settings(steps)
+    return settings + reuse_settings(steps) + recipe_settings(steps, cfg)
 
 
 def cache_settings(nodes: tuple = tuple(CACHE_THRESHOLDS)) -> list[Setting]:

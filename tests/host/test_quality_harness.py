@@ -15,10 +15,12 @@ import safetensors  # noqa: E402
 
 from devtools.host import PACK_ROOT  # noqa: E402
 from quality import train_digits  # noqa: E402
-from quality.settings import FULL, LAST_N, NO_CFG, UNCOND_KEPT, Setting, cache_settings, sweep_settings  # noqa: E402
+from quality.settings import (FULL, LAST_N, NO_CFG, SCHEDULE, UNCOND_KEPT, Setting, cache_settings,  # noqa: E402
+                              sweep_settings)
 from quality.judge import Judge  # noqa: E402
 from quality.sweep import (DEFAULT_WEIGHTS, SweepConfig, load_digits_model, load_two_experts,  # noqa: E402
                            run_settings, run_sweep)
+from sampling.rules import cfg_schedule_scales  # noqa: E402
 
 
 def test_shipped_weights_are_small_and_carry_their_provenance():
@@ -107,9 +109,16 @@ def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_pat
     text = (tmp_path / "quality.md").read_text()
     results = json.loads((tmp_path / "quality.json").read_text())
     assert list(results["samplers"]) == ["euler", "uni_pc"] and results["experts"] == results["long_run"] == []
+    settings = sweep_settings(4, SweepConfig().cfg)
     for sampler, rows in results["samplers"].items():
-        assert [r["label"] for r in rows] == [s.label for s in sweep_settings(4)]
+        assert [r["label"] for r in rows] == [s.label for s in settings]
         assert rows[0]["drift"] == 0.0 and all(r["drift"] >= 0.0 for r in rows)
+        # A cfg_schedule's steps at scale 1 ran one call each, counted as truncated; the others full CFG.
+        for setting, r in zip(settings, rows, strict=True):
+            if setting.family == SCHEDULE:
+                at_one = [i for i, scale in enumerate(cfg_schedule_scales(setting.policy["cfg_schedule"]))
+                          if scale == 1.0]
+                assert at_one and r["truncated_steps"] == at_one and r["model_calls"] == 2 * 4 - len(at_one)
         # Picked on one seed, reported on another: the same settings, other samples.
         tuning = results["tuning"][sampler]
         assert [r["label"] for r in tuning] == [r["label"] for r in rows]
@@ -118,7 +127,7 @@ def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_pat
         assert len(floor["accuracies"]) == 6 and floor["accuracies"][:2] == [tuning[0]["accuracy"], rows[0]["accuracy"]]
     sweep_part = text.split("## With a step cache")[0]
     table_lines = sum(line.startswith("| ") for line in sweep_part.splitlines())
-    assert table_lines == 2 * (1 + len(sweep_settings(4)))  # a header and a row per setting, per sampler
+    assert table_lines == 2 * (1 + len(settings))  # a header and a row per setting, per sampler
     assert "## euler" in text and "## uni_pc" in text
     assert "Settings saving the most calls within 1%" in text and "The picture full CFG makes" in text
     assert "Run: `bash benchmarks/quality.sh --per-class 2 --steps 4 --samplers euler,uni_pc" in text

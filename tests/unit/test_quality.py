@@ -8,11 +8,11 @@ from quality.judge import Judge, frechet_distance, mean_pairwise_distance
 from quality.pareto import BY_DRIFT, best_at_full_cfg_quality, best_within, pareto_front
 from quality.report import (_steps, markdown_table, picks, plot_cache_front, plot_pareto, same_picture_picks,
                             same_picture_picks_by_family, save_sample_grid)
-from quality.settings import (CACHE_ALONE, CACHE_HELD, FAMILIES, FULL, NO_CFG, REUSE, STACKED_COORDINATED,
-                              cache_settings, sweep_settings)
+from quality.settings import (CACHE_ALONE, CACHE_HELD, FAMILIES, FULL, NO_CFG, REUSE, SCHEDULE, STACKED_COORDINATED,
+                              Z_IMAGE, cache_settings, recipe_settings, sweep_settings)
 from sampling.policy import TruncationPolicy
 from sampling.rules import OFF as RULES_OFF
-from sampling.rules import RULES
+from sampling.rules import RULES, cfg_schedule_scales
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_mean_pairwise_distance():
 
 @pytest.mark.parametrize("steps", [4, 20, 30])
 def test_every_setting_is_a_valid_guider_input(steps):
-    settings = sweep_settings(steps)
+    settings = sweep_settings(steps, 2.0)
     assert len({s.label for s in settings}) == len(settings)
     assert {s.family for s in settings} | {s.family for s in cache_settings()} == set(FAMILIES)
     for s in settings:
@@ -132,9 +132,26 @@ def test_every_setting_is_a_valid_guider_input(steps):
     assert last_n[-1] == steps and last_n == sorted(last_n)
 
 
+@pytest.mark.parametrize("steps", [4, 20, 30])
+def test_the_recipe_rows_are_z_images_mapping_and_per_step_lists(steps):
+    cfg = 2.0
+    settings = recipe_settings(steps, cfg)
+    z_image = [s for s in settings if s.family == Z_IMAGE]
+    # Z-Image's g = cfg - 1; truncation c is sigma_low 1 - c; normalisation k is CFG Renorm's renorm_cfg.
+    assert [(s.policy, s.renorm_cfg) for s in z_image] == [({"sigma_low": 1.0 - c}, 1.0) for c in (0.25, 0.5, 0.75)]
+    schedules = {s.label: cfg_schedule_scales(s.policy["cfg_schedule"]) for s in settings if s.family == SCHEDULE}
+    assert all(len(scales) == steps for scales in schedules.values())
+    ramp = schedules["schedule: ramp to 1 over the run"]
+    assert ramp[0] == cfg and ramp[-1] == 1.0 and list(ramp) == sorted(ramp, reverse=True) and ramp.count(1.0) == 1
+    half = schedules["schedule: ramp to 1 over the first half"]
+    assert half[0] == cfg and half[steps // 2 - 1] > 1.0 and half[steps // 2:] == (1.0,) * (steps - steps // 2)
+    early = schedules["schedule: 1.5 cfg for the first quarter, then 1"]
+    assert early == (1.5 * cfg,) * (steps // 4) + (1.0,) * (steps - steps // 4)
+
+
 def test_too_few_steps_are_refused():
     with pytest.raises(ValueError, match="at least 2 steps"):
-        sweep_settings(1)
+        sweep_settings(1, 2.0)
 
 
 def row(label, saved, accuracy, family="last N", drift=0.02, frechet=1.0):
