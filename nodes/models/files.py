@@ -87,9 +87,10 @@ def read_header(path: str, input_name: str) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def detect_diffusion_model(path: str, input_name: str):
-    """ComfyUI's model config for the file, detected as comfy.sd.load_diffusion_model would."""
-    state = read_header(path, input_name)
+def detect_diffusion_model(path: str, input_name: str, header: dict[str, torch.Tensor] | None = None):
+    """ComfyUI's model config for the file, detected as comfy.sd.load_diffusion_model would (from ``header``,
+    read_header's answer, when the caller has read it already)."""
+    state = read_header(path, input_name) if header is None else header
     prefix = comfy.model_detection.unet_prefix_from_state_dict(state)
     stripped = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     config = comfy.model_detection.model_config_from_unet(stripped or state, "")

@@ -12,10 +12,9 @@ from .files import (WEIGHT_DTYPES, architecture_name, detect_diffusion_model, lo
 Z_IMAGE_WIDTH = 3840  # ComfyUI tells Z-Image from Lumina 2 by this width alone
 
 
-def file_width(path: str) -> int:
-    """The NextDiT's width, from the file's caption embedder (dim x text width), no weights read."""
-    state = read_header(path, "unet_name")
-    return next(t.shape[0] for k, t in state.items() if k.endswith("cap_embedder.1.weight"))
+def nextdit_width(header: dict) -> int:
+    """The NextDiT's width, from the file's caption embedder (dim x text width) in its header."""
+    return next(t.shape[0] for k, t in header.items() if k.endswith("cap_embedder.1.weight"))
 
 
 def unet_choices() -> list[str]:
@@ -59,13 +58,14 @@ class Lumina2Loader(io.ComfyNode):
     @classmethod
     def execute(cls, unet_name: str, clip_name: str, vae_name: str, shift: float, weight_dtype: str) -> io.NodeOutput:
         path = resolve("diffusion_models", unet_name, "unet_name", also=("checkpoints",))
-        config = detect_diffusion_model(path, "unet_name")
+        header = read_header(path, "unet_name")  # once: it tells the family and, on 0.3.64, Z-Image's width
+        config = detect_diffusion_model(path, "unet_name", header)
         family = next((f for f in LUMINA2_LOADS if type(config).__name__ in f.configs), None)
         if family is None:
             raise ValueError(f"unet_name is a {architecture_name(config)} model, expected the Lumina 2 family "
                              f"(Lumina-Image-2.0, Neta / NetaYume Lumina, {Z_IMAGE.name}); load other models with "
                              "ComfyUI's own loaders")
-        if family is LUMINA2 and file_width(path) == Z_IMAGE_WIDTH:
+        if family is LUMINA2 and nextdit_width(header) == Z_IMAGE_WIDTH:
             # ComfyUI 0.3.64 reads every Lumina 2 file at Lumina 2's width; the weights would not fit.
             raise ValueError(f"unet_name is a {Z_IMAGE.name} model ({Z_IMAGE_WIDTH} wide), which this ComfyUI does "
                              f"not know: update ComfyUI (core added {Z_IMAGE.name} in November 2025)")
