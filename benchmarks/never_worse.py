@@ -30,13 +30,13 @@ def main(argv=None) -> int:
     from quality.judge import Judge
     from quality.settings import (CACHE_ALONE, CACHE_THRESHOLDS, FULL, STACKED_COORDINATED, STACKED_INDEPENDENT,
                                   Setting, StepCacheSetting)
-    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, measure
+    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_harness_model, measure
     from sampling.rules import INPUTS
 
     defaults = {row.name: row.default for row in INPUTS}
     config = SweepConfig(per_class=args.per_class, steps=args.steps, sampler=args.sampler)
     judge = Judge()
-    model = load_digits_model(DEFAULT_WEIGHTS, config.shift)
+    model = load_harness_model(DEFAULT_WEIGHTS, config.shift)
     _, reference = measure(model, Setting(FULL, "full CFG"), config, judge)
     print(f"{args.sampler}, {args.steps} steps, {10 * args.per_class} images each sampled alone, cfg {config.cfg}: "
           f"network calls per image / drift from full CFG ({2 * args.steps} calls)")

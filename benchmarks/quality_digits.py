@@ -1,19 +1,21 @@
-"""What each truncation setting costs in quality, measured on the digits model through ComfyUI's real sampler.
+"""What each truncation setting costs in quality, measured on a harness model through ComfyUI's real sampler.
 
-The digits model (quality/weights, trained by quality/train_digits.py) is sampled once per setting of
-the sweep (every policy of the pack over a grid: keep cond, uncond, reuse and reuse_extrapolated, the
-refresh, the adaptive latches, CFG Renorm, full CFG and cfg 1 as the two ends), from the same noise,
-once per sampler. An independent scikit-learn judge scores each run, and the drift says how far its
-digits moved from full CFG's. Then the reused guidance at a Wan expert switch, on a two-expert digits
-model, and core's step caches (LazyCache, EasyCache) alone, under the pack with every rule off, stacked with
-the pack independently and coordinated with it, each image sampled alone (its own cache decisions). Settings
+The harness model (quality/harness_models.py: the digits model of quality/weights by default, or --model shapes
+with its --weights) is sampled once per setting of the sweep (every policy of the pack over a grid: keep cond,
+uncond, reuse and reuse_extrapolated, the refresh, the adaptive latches, CFG Renorm, the recipes, full CFG and
+cfg 1 as the two ends), from the same noise, once per sampler. The model's own judge, which never saw the
+generator, scores each run, and the drift says how far its pictures moved from full CFG's. Then the reused
+guidance at a Wan expert switch, on a two-expert digits model, and core's step caches (LazyCache, EasyCache)
+alone, under the pack with every rule off, stacked with the pack independently and coordinated with it, each
+image sampled alone (its own cache decisions). Settings
 are picked on one seed and reported on another, with full CFG's own seed-to-seed spread measured beside them
-(quality/noise_floor.py). Writes docs/quality.md (tables and picks), docs/quality.json and one Pareto plot
-per sampler and per step-cache run, and prints the tables.
+(quality/noise_floor.py). Writes docs/quality.md (tables and picks; quality_shapes.md for the shapes model),
+its .json and one Pareto plot per sampler and per step-cache run, and prints the tables. The two-expert section
+is the digits model's alone (its second expert is a second training, about a minute).
 
-usage: python benchmarks/quality_digits.py [--per-class 200] [--steps 20] [--cfg 2.0] [--samplers euler,uni_pc]
-                                           [--cache-runs euler:20,uni_pc:40] [--cache-per-class 10] [--no-experts]
-                                           [--out-dir docs]
+usage: python benchmarks/quality_digits.py [--model digits] [--weights PATH] [--per-class 200] [--steps 20] [--cfg 2.0]
+                                           [--samplers euler,uni_pc] [--cache-runs euler:20,uni_pc:40]
+                                           [--cache-per-class 10] [--no-experts] [--out-dir docs]
 """
 from __future__ import annotations
 
@@ -42,17 +44,19 @@ OUTSIDE_FLOOR = " (outside full CFG's spread on the report seed)"
 
 
 def parse_args(argv=None):
-    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig
+    from quality.harness_models import MODELS
+    from quality.sweep import SweepConfig
 
     d = SweepConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-class", type=int, default=d.per_class, help="samples per digit class")
+    parser.add_argument("--model", choices=list(MODELS), default=d.model.name, help="the harness model")
+    parser.add_argument("--weights", type=Path, default=None, help="its weights file (default: the shipped one)")
+    parser.add_argument("--per-class", type=int, default=d.per_class, help="samples per class")
     parser.add_argument("--steps", type=int, default=d.steps)
     parser.add_argument("--cfg", type=float, default=d.cfg)
     parser.add_argument("--shift", type=float, default=d.shift, help="ModelSamplingSD3 shift")
     parser.add_argument("--samplers", default="euler,uni_pc", help="comma-separated; the first is the headline")
     parser.add_argument("--scheduler", default=d.scheduler)
-    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--no-experts", action="store_true", help="skip the two-expert section")
     parser.add_argument("--cache-runs", default="euler:20,uni_pc:40",
                         help="sampler:steps runs of the step-cache section, comma-separated; empty to skip it")
@@ -62,6 +66,11 @@ def parse_args(argv=None):
                         help=f"skip the reuse settings at {LONG_RUN[1]} {LONG_RUN[0]} steps")
     parser.add_argument("--out-dir", type=Path, default=PACK_ROOT / "docs")
     args = parser.parse_args(argv)
+    args.model = MODELS[args.model]
+    args.weights = args.weights or args.model.weights
+    if args.model is not d.model and not args.no_experts:
+        parser.error(f"the two-expert section runs on the {d.model.name} model alone; add --no-experts to --model "
+                     f"{args.model.name}")
     if args.per_class < 2 or args.cache_per_class < 2:
         parser.error("--per-class and --cache-per-class must be at least 2 (diversity compares samples within a "
                      "class)")
@@ -144,11 +153,18 @@ def cache_label(sampler: str, steps: int) -> str:
     return f"{sampler}, {steps} steps"
 
 
-def cache_plot_name(sampler: str, steps: int) -> str:
-    return f"quality_caches_{sampler}_{steps}.png"
+def report_stem(model) -> str:
+    """The report's file names: docs/quality.* for the digits model (the first), quality_<name>.* for the others."""
+    from quality.harness_models import DIGITS
+
+    return "quality" if model is DIGITS else f"quality_{model.name}"
 
 
-def cache_section(caches: dict) -> list[str]:
+def cache_plot_name(stem: str, sampler: str, steps: int) -> str:
+    return f"{stem}_caches_{sampler}_{steps}.png"
+
+
+def cache_section(caches: dict, stem: str) -> list[str]:
     """The step caches: per run, the most saved at full CFG's picture by family (picked on the tuning seed,
     scored on the report seed), the target, the table."""
     from quality.noise_floor import reported
@@ -187,22 +203,22 @@ def cache_section(caches: dict) -> list[str]:
                           f"{r['model_calls_saved']:.1%} saved, accuracy {r['accuracy']:.3f}, drift {r['drift']:.4f}, "
                           f"Fréchet {r['frechet']:.2f}."]
         lines += ["", f"![model calls saved vs drift, {cache_label(sampler, steps)}]"
-                      f"({cache_plot_name(sampler, steps)})", "", markdown_table(run.report), ""]
+                      f"({cache_plot_name(stem, sampler, steps)})", "", markdown_table(run.report), ""]
     return lines
 
 
 def report_text(sections: dict, experts, long_run, config, judge, command: str, seconds: float,
                 caches: dict) -> str:
+    """The report of one harness model (``config.model``)."""
     import torch
 
     from quality.noise_floor import FLOOR_SEEDS, REPORT_SEED, TUNE_SEED
     from quality.report import markdown_table
 
     lines = [
-        "# Quality harness: digits",
+        f"# Quality harness: {config.model.name}",
         "",
-        "What this is: a small class-conditional flow model in ComfyUI's WanModel architecture, trained on "
-        "scikit-learn's 8x8 digits (quality/train_digits.py), sampled through ComfyUI's SamplerCustomAdvanced "
+        f"What this is: {config.model.about}, sampled through ComfyUI's SamplerCustomAdvanced "
         "with the Truncated CFG Guider. It is not Lumina 2 or Wan 2.2; it shows how truncation trades calls "
         "for quality on a model where both can be measured, not what a 14B model will do.",
         "",
@@ -211,16 +227,14 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
         f"{TUNE_SEED}, every table from seed {REPORT_SEED}, full CFG also from seeds "
         f"{', '.join(map(str, FLOOR_SEEDS))} for the noise floor; torch {torch.__version__}; {seconds:.0f} s.",
         "",
-        f"Judge: an RBF SVM on the real train split scores {judge.real_accuracy:.3f} on the real test split. "
-        "Drift is the mean |pixel − full CFG's pixel| / 16 for the same noise: 0 is full CFG's picture. "
-        f"Fréchet is measured in a {judge.pca.n_components_}-component PCA of the real digits against the real "
-        f"test split (real train vs real test: {judge.real_frechet:.2f}). Diversity is the mean distance between "
-        "samples of a class over the same for real digits (1.0 = as varied as the real ones). Model calls are "
-        "the branches of CFG the network ran per image (full CFG: two a step), counted at its first layer.",
+        f"{judge.describe()} Drift is the mean |pixel − full CFG's pixel| / {config.model.pixel_span:g} (the "
+        "pictures' value span) for the same noise: 0 is full CFG's picture. Model calls are the branches of CFG "
+        "the network ran per image (full CFG: two a step), counted at its first layer.",
         "",
     ]
     for i, (sampler, run) in enumerate(sections.items()):
-        lines += sampler_section(sampler, run.tune, run.report, run.floor, plot_name(i, sampler))
+        lines += sampler_section(sampler, run.tune, run.report, run.floor, plot_name(report_stem(config.model), i,
+                                                                                     sampler))
     if long_run:
         lines += [f"## Reuse at the Wan workflows' step count ({LONG_RUN[1]} {LONG_RUN[0]} steps)", "",
                   "The harness's grid runs 20 steps; the example Wan workflows run 40 UniPC steps, where a full-CFG "
@@ -234,7 +248,7 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
                   "switch runs full CFG (what ships), or keeps cond until the next full step.", "",
                   markdown_table(experts), ""]
     if caches:
-        lines += cache_section(caches)
+        lines += cache_section(caches, report_stem(config.model))
     return "\n".join(lines)
 
 
@@ -265,8 +279,8 @@ def tuned_and_reported(model, settings, config, judge) -> Measured:
     return Measured(tune, report, NoiseFloor.of([tune[0], report[0]] + floor_rows))
 
 
-def plot_name(index: int, sampler: str) -> str:
-    return "quality_pareto.png" if index == 0 else f"quality_pareto_{sampler}.png"
+def plot_name(stem: str, index: int, sampler: str) -> str:
+    return f"{stem}_pareto.png" if index == 0 else f"{stem}_pareto_{sampler}.png"
 
 
 def main(argv=None) -> int:
@@ -275,18 +289,18 @@ def main(argv=None) -> int:
         return 2
     from dataclasses import replace
 
-    from quality.judge import Judge
     from quality.noise_floor import FLOOR_SEEDS, REPORT_SEED, TUNE_SEED
     from quality.report import markdown_table, plot_cache_front, plot_pareto
     from quality.settings import cache_settings, sweep_settings
-    from quality.sweep import SweepConfig, load_digits_model, load_two_experts, run_settings, second_expert_weights
+    from quality.sweep import SweepConfig, load_harness_model, load_two_experts, run_settings, second_expert_weights
 
     command = " ".join(["bash benchmarks/quality.sh"] + (argv if argv is not None else sys.argv[1:]))
     base = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=args.shift,
-                       sampler=args.samplers[0], scheduler=args.scheduler, seed=REPORT_SEED)
+                       sampler=args.samplers[0], scheduler=args.scheduler, seed=REPORT_SEED, model=args.model)
+    stem, name, classes = report_stem(args.model), args.model.name, args.model.data.CLASSES
     start = time.perf_counter()
-    judge = Judge()
-    model = load_digits_model(args.weights, base.shift)
+    judge = args.model.make_judge()
+    model = load_harness_model(args.weights, base.shift, args.model)
     sections = {}
     for sampler in args.samplers:
         print(f"== {sampler}", flush=True)
@@ -309,8 +323,9 @@ def main(argv=None) -> int:
             model, cache_settings(), replace(base, sampler=sampler, steps=steps, per_class=args.cache_per_class), judge)
     seconds = time.perf_counter() - start
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "quality.json").write_text(json.dumps(
-        {"config": {**base.__dict__, "samplers": args.samplers, "tune_seed": TUNE_SEED, "floor_seeds": FLOOR_SEEDS},
+    (args.out_dir / f"{stem}.json").write_text(json.dumps(
+        {"config": {**base.__dict__, "model": name, "weights": str(args.weights), "samplers": args.samplers,
+                    "tune_seed": TUNE_SEED, "floor_seeds": FLOOR_SEEDS},
          "samplers": {s: run.report for s, run in sections.items()},
          "tuning": {s: run.tune for s, run in sections.items()},
          "floors": {s: run.floor.__dict__ for s, run in sections.items()},
@@ -318,22 +333,22 @@ def main(argv=None) -> int:
          "caches": {cache_label(*key): run.report for key, run in caches.items()},
          "caches_tuning": {cache_label(*key): run.tune for key, run in caches.items()},
          "caches_floors": {cache_label(*key): run.floor.__dict__ for key, run in caches.items()}}, indent=1))
-    (args.out_dir / "quality.md").write_text(report_text(sections, experts, long_run, base, judge, command, seconds,
+    (args.out_dir / f"{stem}.md").write_text(report_text(sections, experts, long_run, base, judge, command, seconds,
                                                          caches))
     for i, (sampler, run) in enumerate(sections.items()):
-        plot_pareto(run.report, args.out_dir / plot_name(i, sampler),
-                    f"digits, {base.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples, "
+        plot_pareto(run.report, args.out_dir / plot_name(stem, i, sampler),
+                    f"{name}, {base.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples, "
                     f"seed {REPORT_SEED}", floor=run.floor)
         print(f"\n{sampler}\n{markdown_table(run.report)}")
     if experts:
         print(f"\ntwo experts\n{markdown_table(experts)}")
     for (sampler, steps), run in caches.items():
         target = CACHE_TARGETS.get((sampler, steps), 0.0)
-        plot_cache_front(run.report, args.out_dir / cache_plot_name(sampler, steps),
-                         f"digits with a step cache, {steps} {sampler} steps, cfg {base.cfg}, "
-                         f"{10 * args.cache_per_class} samples each alone, seed {REPORT_SEED}", target, run.floor)
+        plot_cache_front(run.report, args.out_dir / cache_plot_name(stem, sampler, steps),
+                         f"{name} with a step cache, {steps} {sampler} steps, cfg {base.cfg}, "
+                         f"{classes * args.cache_per_class} samples each alone, seed {REPORT_SEED}", target, run.floor)
         print(f"\nstep caches, {cache_label(sampler, steps)}\n{markdown_table(run.report)}")
-    print(f"wrote {args.out_dir / 'quality.md'} and its plots")
+    print(f"wrote {args.out_dir / (stem + '.md')} and its plots")
     return 0
 
 

@@ -146,7 +146,7 @@ def digits_run(steps: int, per_class: int = 20) -> None:
     from quality.report import save_sample_grid
     from quality.settings import (FULL, LAST_N, NO_CFG, REUSE_EXTRAPOLATED, STACKED_COORDINATED, Setting,
                                   StepCacheSetting)
-    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_digits_model, measure
+    from quality.sweep import DEFAULT_WEIGHTS, SweepConfig, load_harness_model, measure
 
     config = SweepConfig(per_class=per_class, steps=steps)
     every = max(2, steps // 5)
@@ -158,7 +158,7 @@ def digits_run(steps: int, per_class: int = 20) -> None:
                 Setting(STACKED_COORDINATED, "every 8 + LazyCache 0.3", {"cfg_every": 8, "keep": "reuse_extrapolated"},
                         cache=StepCacheSetting("LazyCache", 0.3)),
                 Setting(NO_CFG, "cfg 1 (no guidance)", cfg_one=True)]
-    model, judge, labels = load_digits_model(DEFAULT_WEIGHTS, config.shift), Judge(), config.labels()
+    model, judge, labels = load_harness_model(DEFAULT_WEIGHTS, config.shift), Judge(), config.labels()
     print(f"\ndigits model ({DEFAULT_WEIGHTS.name}), {steps} {config.sampler} steps, cfg {config.cfg}, "
           f"{len(labels)} samples; judge: scikit-learn SVM, {judge.real_accuracy:.3f} on real digits\n")
     print(f"{'run':30} {'model calls / image':>19} {'saved':>6} {'accuracy':>9} {'drift':>7} {'Fréchet':>8}")

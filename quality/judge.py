@@ -74,6 +74,13 @@ class Judge:
         # The floor for frechet: real train vs real test, both real.
         self.real_frechet = frechet_distance(self.pca.transform(train), self.test_features)
 
+    def describe(self) -> str:
+        """What it measures, for the report."""
+        return (f"Judge: an RBF SVM on the real train split scores {self.real_accuracy:.3f} on the real test split. "
+                f"Fréchet is measured in a {self.pca.n_components_}-component PCA of the real digits against the "
+                f"real test split (real train vs real test: {self.real_frechet:.2f}). Diversity is the mean distance "
+                "between samples of a class over the same for real digits (1.0 = as varied as the real ones).")
+
     def score(self, images: np.ndarray, labels: np.ndarray) -> Scores:
         rows, labels = _flat(images), np.asarray(labels)
         if rows.shape[0] != labels.shape[0]:

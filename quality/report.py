@@ -88,7 +88,7 @@ def same_picture_picks(rows: Sequence[Mapping], floor: NoiseFloor | None = None)
 def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: float = TOLERANCE,
                 floor: NoiseFloor | None = None) -> Path:
     """Calls saved against accuracy (with its Pareto front and the picks), against drift from full CFG's
-    digits (log scale, with its front), and against the Fréchet distance."""
+    pictures (log scale, with its front), and against the Fréchet distance."""
     plt = pyplot()
     ref = reference_row(rows)
     fig, (ax, ax_drift, ax_fd) = plt.subplots(1, 3, figsize=(17, 5.5), dpi=100,
@@ -131,10 +131,10 @@ def plot_pareto(rows: Sequence[Mapping], path: Path, title: str, tolerance: floa
     ax.legend(fontsize=7, loc="lower left")
     ax_drift.set_yscale("log")
     ax_drift.set_xlabel("model calls saved vs full CFG (%)")
-    ax_drift.set_ylabel("drift from full CFG's digits, same noise (lower is better)")
+    ax_drift.set_ylabel("drift from full CFG's pictures, same noise (lower is better)")
     ax_drift.grid(alpha=0.3, which="both")
     ax_fd.set_xlabel("model calls saved vs full CFG (%)")
-    ax_fd.set_ylabel("Fréchet distance to real digits (lower is better)")
+    ax_fd.set_ylabel("Fréchet distance to real pictures (lower is better)")
     ax_fd.grid(alpha=0.3)
     return save_figure(fig, path)
 
@@ -150,7 +150,7 @@ def same_picture_picks_by_family(rows: Sequence[Mapping], floor: NoiseFloor | No
 
 def plot_cache_front(rows: Sequence[Mapping], path: Path, title: str, target_saved: float,
                      floor: NoiseFloor | None = None) -> Path:
-    """Model calls saved against drift from full CFG's digits, one colour per family with its own Pareto front,
+    """Model calls saved against drift from full CFG's pictures, one colour per family with its own Pareto front,
     and the target: at least ``target_saved`` saved at a drift of at most SAME_PICTURE_DRIFT."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
@@ -174,7 +174,7 @@ def plot_cache_front(rows: Sequence[Mapping], path: Path, title: str, target_sav
                                                                                "lw": 0.6})
     ax.set_yscale("log")
     ax.set_xlabel("model calls saved vs full CFG (%)")
-    ax.set_ylabel("drift from full CFG's digits, same noise (lower is better)")
+    ax.set_ylabel("drift from full CFG's pictures, same noise (lower is better)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left")

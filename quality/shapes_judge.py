@@ -22,7 +22,7 @@ REAL_PER_CLASS = 200
 
 
 class ShapesClassifier(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, classes: int = shapes_data.CLASSES):
         super().__init__()
         conv = torch.nn.Conv2d
         self.body = torch.nn.Sequential(
@@ -32,7 +32,7 @@ class ShapesClassifier(torch.nn.Module):
             # Pooled to a 4x4 grid, not to one value: how far a shape reaches is part of its class.
             torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(),
             torch.nn.Linear(64 * 16, FEATURES), torch.nn.ReLU())
-        self.head = torch.nn.Linear(FEATURES, shapes_data.CLASSES)
+        self.head = torch.nn.Linear(FEATURES, classes)
 
     def forward(self, pictures: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.body(pictures[:, None])
@@ -44,32 +44,35 @@ def _flat(pictures: np.ndarray) -> np.ndarray:
 
 
 class ShapesJudge:
-    def __init__(self, seed: int = 0, threads: int = 2):
+    """``data``: the pictures' module (shapes_data, or another of its interface: CLASSES, SIDE, draw, real_set,
+    balanced_labels and the JUDGE_DATA_SEED and REAL_DATA_SEED streams)."""
+
+    def __init__(self, seed: int = 0, threads: int = 2, data=shapes_data):
+        self.data = data
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
             self.classifier = self._train(seed)
         finally:
             torch.set_num_threads(before)
-        real, labels = shapes_data.real_set(REAL_PER_CLASS, shapes_data.REAL_DATA_SEED)
+        real, labels = data.real_set(REAL_PER_CLASS, data.REAL_DATA_SEED)
         logits, features = self._run(real)
         # ReLU units that never fire on a real picture carry no distance and make the covariance singular.
         self.live = features.std(axis=0) > 1e-9
         self.real_features = features[:, self.live]
         self.real_accuracy = float((logits.argmax(1) == labels).mean())
         rows = _flat(real.numpy())
-        self.real_spread = {c: mean_pairwise_distance(rows[labels == c]) for c in range(shapes_data.CLASSES)}
+        self.real_spread = {c: mean_pairwise_distance(rows[labels == c]) for c in range(data.CLASSES)}
         # The floor for frechet: two real sets of the same size.
-        other, _ = shapes_data.real_set(REAL_PER_CLASS, shapes_data.REAL_DATA_SEED + 1)
+        other, _ = data.real_set(REAL_PER_CLASS, data.REAL_DATA_SEED + 1)
         self.real_frechet = frechet_distance(self._run(other)[1], self.real_features)
 
-    @staticmethod
-    def _train(seed: int) -> ShapesClassifier:
-        gen = torch.Generator().manual_seed(shapes_data.JUDGE_DATA_SEED + seed)
-        labels = torch.as_tensor(shapes_data.balanced_labels(TRAIN_PER_CLASS))
-        pictures = shapes_data.draw(labels, gen)
+    def _train(self, seed: int) -> ShapesClassifier:
+        gen = torch.Generator().manual_seed(self.data.JUDGE_DATA_SEED + seed)
+        labels = torch.as_tensor(self.data.balanced_labels(TRAIN_PER_CLASS))
+        pictures = self.data.draw(labels, gen)
         torch.manual_seed(seed)  # the layers' own initialisation
-        model = ShapesClassifier()
+        model = ShapesClassifier(self.data.CLASSES)
         optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
         for _ in range(EPOCHS):
             order = torch.randperm(len(labels), generator=gen)
@@ -86,10 +89,20 @@ class ShapesJudge:
         features = features.double().numpy()
         return logits.numpy(), features if not hasattr(self, "live") else features[:, self.live]
 
+    def describe(self) -> str:
+        """What it measures, for the report."""
+        return (f"Judge: a small convolutional classifier trained on {TRAIN_PER_CLASS} real pictures per class of "
+                f"its own stream reads {self.real_accuracy:.3f} of the real set's classes (about one real picture in "
+                f"ten has the other size's radius). Fréchet is measured in its last hidden layer "
+                f"({int(self.live.sum())} live features) against the real set (another real set of the same size: "
+                f"{self.real_frechet:.2f}). Diversity is the mean distance between samples of a class over the same "
+                "for real pictures (1.0 = as varied as the real ones).")
+
     def score(self, pictures: np.ndarray, labels: np.ndarray) -> Scores:
         pictures, labels = np.asarray(pictures), np.asarray(labels)
-        if pictures.shape[1:] != (shapes_data.SIDE, shapes_data.SIDE):
-            raise ValueError(f"expected pictures of shape (n, {shapes_data.SIDE}, {shapes_data.SIDE}), "
+        side = self.data.SIDE
+        if pictures.shape[1:] != (side, side):
+            raise ValueError(f"expected pictures of shape (n, {side}, {side}), "
                              f"got {pictures.shape}")
         if pictures.shape[0] != labels.shape[0]:
             raise ValueError(f"{pictures.shape[0]} samples but {labels.shape[0]} labels")
@@ -99,6 +112,6 @@ class ShapesJudge:
         accuracy = float((logits.argmax(1) == labels).mean())
         frechet = frechet_distance(features, self.real_features)
         rows = _flat(pictures)
-        present = [c for c in range(shapes_data.CLASSES) if (labels == c).sum() >= 2]
+        present = [c for c in range(self.data.CLASSES) if (labels == c).sum() >= 2]
         diversity = float(np.mean([mean_pairwise_distance(rows[labels == c]) / self.real_spread[c] for c in present]))
         return Scores(accuracy, frechet, diversity)

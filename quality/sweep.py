@@ -1,4 +1,5 @@
-"""Sample the digits model through ComfyUI's real sampler with the pack's nodes, once per setting, and judge it.
+"""Sample a harness model (quality/harness_models.py) through ComfyUI's real sampler with the pack's nodes, once
+per setting, and judge it.
 
 Needs the ComfyUI host imported (``devtools.host.import_host``). The model is loaded as UNETLoader
 loads a user's file, shifted with core's ModelSamplingSD3, guided by the Truncated CFG Guider (after
@@ -15,11 +16,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import digits_data
-from .judge import Judge
+from .harness_models import DIGITS, HarnessModel
 from .settings import Setting, StepCacheSetting
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "digits_wan.safetensors"
+DEFAULT_WEIGHTS = DIGITS.weights
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,13 @@ class SweepConfig:
     sampler: str = "euler"
     scheduler: str = "simple"
     seed: int = 0
+    model: HarnessModel = DIGITS
 
     def labels(self) -> np.ndarray:
-        return np.repeat(np.arange(digits_data.CLASSES), self.per_class)
+        return self.model.labels(self.per_class)
 
 
-def load_digits_model(path: Path, shift: float):
+def load_harness_model(path: Path, shift: float, model: HarnessModel = DIGITS):
     """UNETLoader's loading path, then core's ModelSamplingSD3 node."""
     from comfy_extras.nodes_model_advanced import ModelSamplingSD3
 
@@ -44,14 +45,14 @@ def load_digits_model(path: Path, shift: float):
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"digits model not found at {path}; train it with python quality/train_digits.py")
+        raise FileNotFoundError(f"{model.name} model not found at {path}; train it with python {model.trainer}")
     return ModelSamplingSD3().patch(load_model(path), shift)[0]
 
 
-def conditioning(labels: np.ndarray) -> tuple[list, list]:
+def conditioning(labels: np.ndarray, model: HarnessModel = DIGITS) -> tuple[list, list]:
     """(positive, negative) CONDITIONING: one class prompt per sample, and "no class"."""
-    positive = [[digits_data.class_context(labels), {}]]
-    negative = [[digits_data.class_context(np.full(len(labels), digits_data.NULL_CLASS)), {}]]
+    positive = [[model.data.class_context(labels), {}]]
+    negative = [[model.data.class_context(np.full(len(labels), model.data.NULL_CLASS)), {}]]
     return positive, negative
 
 
@@ -79,7 +80,7 @@ def make_guider(model, positive, negative, cfg: float, setting: Setting):
 
 
 def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, int, tuple[int, ...]]:
-    """(digits (n, 8, 8), batch rows the diffusion model ran, truncated step indices) for one setting.
+    """(pictures (n, side, side), batch rows the diffusion model ran, truncated step indices) for one setting.
 
     A setting with a step cache samples one image at a time, as users run a cache: a cache decides from what it
     measures of the whole batch, so a batch would give every image one schedule. Its truncated steps are those
@@ -110,13 +111,14 @@ def sample_images(patched, setting: Setting, config: SweepConfig, labels: np.nda
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
-    positive, negative = conditioning(labels)
+    data = config.model.data
+    positive, negative = conditioning(labels, config.model)
     cfg = 1.0 if setting.cfg_one else config.cfg
     guider = make_guider(patched, positive, negative, cfg, setting)
     sigmas = comfy.samplers.calculate_sigmas(patched.get_model_object("model_sampling"), config.scheduler, config.steps)
-    side = digits_data.LATENT_SIDE
+    side = data.LATENT_SIDE
     # batch_index: each image's own noise, drawn as ComfyUI draws it for image i of a batch (LatentFromBatch).
-    latent = {"samples": torch.zeros(len(labels), digits_data.CHANNELS, 1, side, side), "batch_index": batch_index}
+    latent = {"samples": torch.zeros(len(labels), data.CHANNELS, 1, side, side), "batch_index": batch_index}
     rows: list[int] = []
     # Counted at the networks themselves, whoever decided what ran: at each one's first layer, which runs
     # only when that network computes (a two-expert model's outer forward also wraps the low-noise calls).
@@ -138,7 +140,7 @@ def sample_images(patched, setting: Setting, config: SweepConfig, labels: np.nda
     if ledger is not None and ledger.model_calls * len(labels) != sum(rows):
         raise AssertionError(f"{setting.label}: the ledger counts {ledger.model_calls} model calls, the network ran "
                              f"{sum(rows) / len(labels):g}")
-    return digits_data.from_model_space(model_space), sum(rows), truncated
+    return np.asarray(data.from_model_space(model_space), dtype=np.float64), sum(rows), truncated
 
 
 def step_caches_that_sample_batches() -> tuple[str, ...]:
@@ -168,27 +170,28 @@ def networks(model) -> list:
     return own if routing is None else own + [routing.low_noise.model.diffusion_model]
 
 
-def drift(images: np.ndarray, reference: np.ndarray) -> float:
-    """Mean |pixel - reference pixel| / 16: how far a setting's digits moved from full CFG's (same noise)."""
-    return float(np.abs(images - reference).mean() / digits_data.PIXEL_MAX)
+def drift(images: np.ndarray, reference: np.ndarray, span: float) -> float:
+    """Mean |pixel - reference pixel| / the pictures' value span: how far a setting's pictures moved from full
+    CFG's (same noise)."""
+    return float(np.abs(images - reference).mean() / span)
 
 
-def measure(model, setting: Setting, config: SweepConfig, judge: Judge,
+def measure(model, setting: Setting, config: SweepConfig, judge,
             reference: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
-    """(row, digits) for one setting: calls per image, calls saved against full CFG, the judge's scores, and
-    the drift from ``reference`` (full CFG's digits from the same noise; 0 when this is the reference)."""
+    """(row, pictures) for one setting: calls per image, calls saved against full CFG, the judge's scores, and
+    the drift from ``reference`` (full CFG's pictures from the same noise; 0 when this is the reference)."""
     start = time.perf_counter()
     images, rows, truncated = sample(model, setting, config)
     calls = rows / len(config.labels())
     scores = judge.score(images, config.labels())
     row = {"family": setting.family, "label": setting.label, "model_calls": calls,
            "model_calls_saved": 1.0 - calls / (2 * config.steps), "truncated_steps": list(truncated),
-           **scores.as_dict(), "drift": 0.0 if reference is None else drift(images, reference),
+           **scores.as_dict(), "drift": 0.0 if reference is None else drift(images, reference, config.model.pixel_span),
            "seconds": time.perf_counter() - start}
     return row, images
 
 
-def run_settings(model, settings: Sequence[Setting], config: SweepConfig, judge: Judge,
+def run_settings(model, settings: Sequence[Setting], config: SweepConfig, judge,
                  log: Callable[[str], None] = print) -> list[dict]:
     """One row per setting (see ``measure``); the first setting is the reference for drift (full CFG)."""
     results, reference = [], None
@@ -202,10 +205,12 @@ def run_settings(model, settings: Sequence[Setting], config: SweepConfig, judge:
     return results
 
 
-def run_sweep(settings: Sequence[Setting], config: SweepConfig, weights: Path = DEFAULT_WEIGHTS,
-              judge: Judge | None = None, log: Callable[[str], None] = print) -> list[dict]:
-    """The settings on the digits model; the first must be full CFG (the drift reference)."""
-    return run_settings(load_digits_model(weights, config.shift), settings, config, judge or Judge(), log)
+def run_sweep(settings: Sequence[Setting], config: SweepConfig, weights: Path | None = None,
+              judge=None, log: Callable[[str], None] = print) -> list[dict]:
+    """The settings on the config's harness model (its shipped weights unless ``weights``); the first must be full
+    CFG (the drift reference)."""
+    model = load_harness_model(weights or config.model.weights, config.shift, config.model)
+    return run_settings(model, settings, config, judge or config.model.make_judge(), log)
 
 
 def second_expert_weights(cache_dir: Path, log: Callable[[str], None] = print) -> Path:
@@ -229,5 +234,5 @@ def load_two_experts(high: Path, low: Path, shift: float, boundary: float):
     """The two digits models as one Wan A14B MODEL (the pack's Experts node): ``high`` above ``boundary``."""
     from truncated_cfg.nodes.models.wan_a14b import WanA14BExperts
 
-    return WanA14BExperts.execute(load_digits_model(high, shift), load_digits_model(low, shift), "t2v",
+    return WanA14BExperts.execute(load_harness_model(high, shift), load_harness_model(low, shift), "t2v",
                                   boundary).result[0]

@@ -17,7 +17,7 @@ from sampling_support import count_rows  # noqa: E402
 
 from devtools.core_nodes import cfg_guider, with_step_cache  # noqa: E402
 from quality import digits_data  # noqa: E402
-from quality.sweep import DEFAULT_WEIGHTS, conditioning, load_digits_model, step_caches_that_sample_batches  # noqa: E402
+from quality.sweep import DEFAULT_WEIGHTS, conditioning, load_harness_model, step_caches_that_sample_batches  # noqa: E402
 from sampling.rules import INPUTS, OFF  # noqa: E402
 from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
 
@@ -29,7 +29,7 @@ THRESHOLDS = (0.1, 0.3, 0.5)
 
 @pytest.fixture(scope="module")
 def digits():
-    return load_digits_model(DEFAULT_WEIGHTS, 1.0)
+    return load_harness_model(DEFAULT_WEIGHTS, 1.0)
 
 
 def calls_per_image(model, labels, seed, guider_inputs=None):

@@ -18,7 +18,7 @@ from quality import train_digits  # noqa: E402
 from quality.settings import (FULL, LAST_N, NO_CFG, SCHEDULE, UNCOND_KEPT, Setting, cache_settings,  # noqa: E402
                               sweep_settings)
 from quality.judge import Judge  # noqa: E402
-from quality.sweep import (DEFAULT_WEIGHTS, SweepConfig, load_digits_model, load_two_experts,  # noqa: E402
+from quality.sweep import (DEFAULT_WEIGHTS, SweepConfig, load_harness_model, load_two_experts,  # noqa: E402
                            run_settings, run_sweep)
 from sampling.rules import cfg_schedule_scales  # noqa: E402
 
@@ -35,7 +35,7 @@ def test_shipped_weights_are_small_and_carry_their_provenance():
 
 
 def test_comfyui_loads_the_digits_model_as_a_wan_t2v_model():
-    model = load_digits_model(DEFAULT_WEIGHTS, shift=3.0)
+    model = load_harness_model(DEFAULT_WEIGHTS, shift=3.0)
     assert isinstance(model.model, comfy.model_base.WAN21)
     assert model.model.diffusion_model.dim == train_digits.ARCH["dim"]
     assert len(model.model.diffusion_model.blocks) == train_digits.ARCH["num_layers"]
@@ -44,7 +44,7 @@ def test_comfyui_loads_the_digits_model_as_a_wan_t2v_model():
 
 def test_a_missing_weights_file_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="train it with python quality/train_digits.py"):
-        load_digits_model(tmp_path / "none.safetensors", shift=3.0)
+        load_harness_model(tmp_path / "none.safetensors", shift=3.0)
 
 
 def tiny_training(seed):
@@ -161,12 +161,14 @@ def test_the_two_expert_digits_model_counts_both_networks_and_refreshes_at_the_s
     assert rows["full CFG"]["model_calls"] == 40 and rows["full CFG"]["drift"] == 0.0
 
 
-def test_the_shapes_trainer_writes_a_file_comfyui_loads_as_wan_and_samples_at_sixty_four_tokens(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_shapes_weights(tmp_path_factory):
+    """A shapes model trained for two steps: not a generator, but a file of the shapes model's layout."""
     import safetensors.torch
 
-    from quality import shapes_data, train_shapes
+    from quality import train_shapes
 
-    out = tmp_path / "shapes.safetensors"
+    out = tmp_path_factory.mktemp("shapes") / "shapes.safetensors"
     threads = torch.get_num_threads()
     try:
         state, meta = train_shapes.train(train_shapes.parse_args(["--steps", "2", "--batch", "4", "--out", str(out)]),
@@ -174,14 +176,45 @@ def test_the_shapes_trainer_writes_a_file_comfyui_loads_as_wan_and_samples_at_si
     finally:
         torch.set_num_threads(threads)
     safetensors.torch.save_file(state, str(out), metadata=meta)
-    assert meta["truncated_cfg.provenance"].startswith("quality/train_shapes.py")
-    model = load_digits_model(out, shift=1.0)
+    return out
+
+
+def test_the_shapes_trainer_writes_a_file_comfyui_loads_as_wan_and_samples_at_sixty_four_tokens(tiny_shapes_weights):
+    from quality import shapes_data, train_shapes
+
+    out = tiny_shapes_weights
+    with safetensors.safe_open(str(out), "pt") as f:
+        assert f.metadata()["truncated_cfg.provenance"].startswith("quality/train_shapes.py")
+    model = load_harness_model(out, shift=1.0)
     assert isinstance(model.model, comfy.model_base.WAN21)
     assert len(model.model.diffusion_model.blocks) == train_shapes.ARCH["num_layers"]
     x = shapes_data.to_model_space(shapes_data.real_set(1, seed=3)[0][:2])
     with torch.inference_mode():
         pred = model.model.diffusion_model(x, torch.full((2,), 500.0), shapes_data.class_context([0, 1]))
     assert pred.shape == x.shape and torch.isfinite(pred).all()
+
+
+def test_the_benchmark_runs_the_shapes_model_through_the_same_sweep_into_its_own_report(tiny_shapes_weights, tmp_path):
+    sys.path.insert(0, str(PACK_ROOT / "benchmarks"))
+    import quality_digits
+
+    from quality.harness_models import SHAPES
+
+    assert quality_digits.main(["--model", "shapes", "--weights", str(tiny_shapes_weights), "--per-class", "2",
+                                "--steps", "4", "--samplers", "euler", "--no-experts", "--no-long-run",
+                                "--cache-runs", "", "--out-dir", str(tmp_path)]) == 0
+    assert not (tmp_path / "quality.md").exists()  # the digits model's report is left alone
+    text = (tmp_path / "quality_shapes.md").read_text()
+    results = json.loads((tmp_path / "quality_shapes.json").read_text())
+    assert results["config"]["model"] == "shapes" and results["config"]["weights"] == str(tiny_shapes_weights)
+    rows = results["samplers"]["euler"]
+    assert [r["label"] for r in rows] == [s.label for s in sweep_settings(4, SweepConfig().cfg)]
+    assert rows[0]["model_calls"] == 8 and rows[1]["model_calls"] == 4  # full CFG, then cfg 1
+    # Its own judge and span: drift is a share of the pictures' range [-1, 1], whatever a two-step model draws.
+    assert all(0.0 <= r["drift"] <= 1.0 and 0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    assert text.startswith("# Quality harness: shapes") and SHAPES.about in text
+    assert "a small convolutional classifier" in text and "/ 2 (the pictures' value span)" in text
+    assert (tmp_path / "quality_shapes_pareto.png").stat().st_size > 0
 
 
 def test_identity_blocks_start_as_the_identity_and_leave_every_other_draw_as_it_was():
@@ -216,7 +249,7 @@ def test_a_step_cache_row_samples_each_image_alone_from_the_noise_it_has_in_the_
     from quality import sweep
     from quality.settings import CACHE_ALONE, StepCacheSetting
 
-    model = load_digits_model(DEFAULT_WEIGHTS, 1.0)
+    model = load_harness_model(DEFAULT_WEIGHTS, 1.0)
     config = SweepConfig(per_class=1, steps=6)
     full = Setting(FULL, "full CFG")
     batch, _, _ = sweep.sample(model, full, config)

@@ -9,7 +9,7 @@ require_host()
 import comfy_extras.nodes_torch_compile  # noqa: E402
 from sampling_support import ksampler, patched_model  # noqa: E402
 
-from quality.sweep import DEFAULT_WEIGHTS, conditioning, load_digits_model  # noqa: E402
+from quality.sweep import DEFAULT_WEIGHTS, conditioning, load_harness_model  # noqa: E402
 
 TorchCompileModel = comfy_extras.nodes_torch_compile.TorchCompileModel
 
@@ -22,7 +22,7 @@ def test_a_second_run_compiles_nothing_new():
     """Reuse with cfg_every: both batch sizes every few steps, the slots filled by the pack (the costliest case)."""
 
     torch._dynamo.reset()
-    model = load_digits_model(DEFAULT_WEIGHTS, 1.0)
+    model = load_harness_model(DEFAULT_WEIGHTS, 1.0)
     compiled = TorchCompileModel.execute(model, "inductor").result[0]
     patched = patched_model(compiled, cfg_every=2, keep="reuse_extrapolated")
     conds = conditioning(np.arange(2))

@@ -84,6 +84,7 @@ def test_judge_scores_real_test_digits_as_real(judge, split):
     assert judge.real_accuracy == scores.accuracy >= 0.97
     assert scores.frechet == pytest.approx(0.0, abs=1e-6)
     assert scores.diversity == pytest.approx(1.0)
+    assert f"scores {judge.real_accuracy:.3f} on the real test split" in judge.describe()
 
 
 def test_judge_sees_wrong_labels_and_noise(judge, split):
@@ -273,3 +274,39 @@ def test_picks_from_the_tuning_seed_are_scored_by_the_report_seeds_rows():
     assert reported(tune[1:], report) == [report[1]]
     with pytest.raises(ValueError, match="no row for b"):
         reported([row("b", 0.5, 0.9, REUSE)], report)
+
+
+@pytest.mark.parametrize("name", ["digits", "shapes"])
+def test_every_harness_model_offers_what_the_sweep_reads(name):
+    from devtools.host import PACK_ROOT
+    from quality.harness_models import MODELS, WEIGHTS
+
+    model = MODELS[name]
+    labels = model.labels(3)
+    assert labels.tolist() == sorted(labels.tolist()) and len(labels) == 3 * model.data.CLASSES
+    prompts = model.data.class_context(np.append(labels[:2], model.data.NULL_CLASS))
+    assert prompts.shape == (3, 1, 4096)
+    side = model.data.LATENT_SIDE
+    lowest, highest = (np.asarray(model.data.from_model_space(torch.full((1, model.data.CHANNELS, 1, side, side), v)))
+                       for v in (-1.0, 1.0))
+    assert lowest.shape == (1, model.data.SIDE, model.data.SIDE)
+    assert np.all(highest - lowest == model.pixel_span)  # drift's unit: the pictures' whole range
+    assert model.weights.parent == WEIGHTS and (PACK_ROOT / model.trainer).is_file()
+
+
+def test_the_benchmark_runs_the_expert_section_on_the_digits_model_alone(capsys):
+    import sys
+
+    from devtools.host import PACK_ROOT
+    from quality.harness_models import DIGITS, SHAPES
+
+    sys.path.insert(0, str(PACK_ROOT / "benchmarks"))
+    import quality_digits
+
+    with pytest.raises(SystemExit):
+        quality_digits.parse_args(["--model", "shapes"])
+    assert "add --no-experts to --model shapes" in capsys.readouterr().err
+    args = quality_digits.parse_args(["--model", "shapes", "--no-experts"])
+    assert args.model is SHAPES and args.weights == SHAPES.weights
+    assert quality_digits.parse_args([]).model is DIGITS
+    assert quality_digits.report_stem(DIGITS) == "quality" and quality_digits.report_stem(SHAPES) == "quality_shapes"

@@ -63,6 +63,7 @@ def test_the_judge_reads_real_pictures_well_but_not_perfectly(judge):
     scores = judge.score(pictures.numpy(), labels)
     assert 0.8 < scores.accuracy < 0.97
     assert scores.frechet < 5 * max(judge.real_frechet, 1.0)
+    assert f"reads {judge.real_accuracy:.3f} of the real set's classes" in judge.describe()
 
 
 def test_the_judge_sees_blur_and_wrong_classes(judge):
