@@ -182,9 +182,17 @@ def tiny_shapes_weights(tmp_path_factory):
 def test_the_shapes_trainer_writes_a_file_comfyui_loads_as_wan_and_samples_at_sixty_four_tokens(tiny_shapes_weights):
     from quality import shapes_data, train_shapes
 
+    from quality.training import build_model
+
     out = tiny_shapes_weights
     with safetensors.safe_open(str(out), "pt") as f:
         assert f.metadata()["truncated_cfg.provenance"].startswith("quality/train_shapes.py")
+        saved = {k: f.get_tensor(k) for k in f.keys()}
+    # The prompt embedding is frozen at its start; everything else trained.
+    start = build_model(train_shapes.ARCH, seed=0, identity_blocks_at_start=True).state_dict()
+    embedding = [k for k in saved if k.startswith("text_embedding.")]
+    assert len(embedding) == 4 and all(torch.equal(saved[k], start[k].to(torch.float16)) for k in embedding)
+    assert not torch.equal(saved["blocks.0.cross_attn.v.weight"], start["blocks.0.cross_attn.v.weight"].half())
     model = load_harness_model(out, shift=1.0)
     assert isinstance(model.model, comfy.model_base.WAN21)
     assert len(model.model.diffusion_model.blocks) == train_shapes.ARCH["num_layers"]
@@ -229,7 +237,10 @@ def test_identity_blocks_start_as_the_identity_and_leave_every_other_draw_as_it_
             assert not weight.any() and full_state[name].any(), name
         else:
             assert torch.equal(weight, full_state[name]), name
-    # Each block then returns what it was given, whatever the prompt, the time and the rope.
+    # Cross-attention's output stays random: the prompt reaches every block from the first step.
+    assert all(identity_state[f"blocks.{i}.cross_attn.o.weight"].any() for i in range(len(identity.blocks)))
+    # Each block then returns what it was given plus its prompt's one vector on every token (cross-attention
+    # over a one-token prompt), whatever the time and the rope.
     x = torch.randn(2, 16, 1, 16, 16, generator=torch.Generator().manual_seed(1))
     seen = []
     hooks = [block.register_forward_hook(lambda module, args, kwargs, out: seen.append((args[0], out)),
@@ -242,7 +253,9 @@ def test_identity_blocks_start_as_the_identity_and_leave_every_other_draw_as_it_
             hook.remove()
     assert len(seen) == len(identity.blocks)
     for given, returned in seen:
-        assert torch.equal(given, returned)
+        added = returned - given  # (prompt, token, channel)
+        assert torch.allclose(added, added[:, :1].expand_as(added), atol=1e-5)
+        assert (added[0, 0] - added[1, 0]).abs().max() > 1e-3  # the two prompts add different vectors
 
 
 def test_a_step_cache_row_samples_each_image_alone_from_the_noise_it_has_in_the_batch(monkeypatch):
