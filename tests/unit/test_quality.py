@@ -294,19 +294,33 @@ def test_every_harness_model_offers_what_the_sweep_reads(name):
     assert model.weights.parent == WEIGHTS and (PACK_ROOT / model.trainer).is_file()
 
 
-def test_the_benchmark_runs_the_expert_section_on_the_digits_model_alone(capsys):
+def test_the_benchmark_runs_every_model_by_default_each_at_its_own_shift(capsys):
     import sys
 
     from devtools.host import PACK_ROOT
     from quality.harness_models import DIGITS, SHAPES
 
     sys.path.insert(0, str(PACK_ROOT / "benchmarks"))
-    import quality_digits
+    import quality_harness
 
+    assert quality_harness.parse_args([]).models == [DIGITS, SHAPES]
+    args = quality_harness.parse_args(["--model", "shapes", "--weights", "elsewhere.safetensors"])
+    assert args.models == [SHAPES] and str(args.weights) == "elsewhere.safetensors" and args.shift is None
+    assert (DIGITS.shift, SHAPES.shift) == (1.0, 3.0)  # the shapes model trained on sigmas shifted by 3
     with pytest.raises(SystemExit):
-        quality_digits.parse_args(["--model", "shapes"])
-    assert "add --no-experts to --model shapes" in capsys.readouterr().err
-    args = quality_digits.parse_args(["--model", "shapes", "--no-experts"])
-    assert args.model is SHAPES and args.weights == SHAPES.weights
-    assert quality_digits.parse_args([]).model is DIGITS
-    assert quality_digits.report_stem(DIGITS) == "quality" and quality_digits.report_stem(SHAPES) == "quality_shapes"
+        quality_harness.parse_args(["--weights", "elsewhere.safetensors"])
+    assert "--weights names one model's file; add --model digits or --model shapes" in capsys.readouterr().err
+    assert quality_harness.report_stem(DIGITS) == "quality" and quality_harness.report_stem(SHAPES) == "quality_shapes"
+
+
+def test_the_shapes_ship_check_refuses_a_model_guidance_does_not_help_or_the_judge_saturates():
+    from quality.ship_check import verdict
+
+    def scores(acc1, fre1, acc2, fre2):
+        return {1.0: {"accuracy": acc1, "frechet": fre1}, 2.0: {"accuracy": acc2, "frechet": fre2},
+                4.0: {"accuracy": acc2, "frechet": 10 * fre2}}
+
+    assert verdict(scores(0.690, 101.22, 0.855, 39.55)) == []  # the shipped model, measured on 2026-12-06
+    assert "guidance does not matter enough" in verdict(scores(0.80, 101.0, 0.89, 39.0))[0]
+    assert "the judge saturates" in verdict(scores(0.70, 101.0, 0.97, 39.0))[0]
+    assert "is not below cfg 1's" in verdict(scores(0.60, 50.0, 0.80, 60.0))[0]

@@ -1,21 +1,22 @@
-"""What each truncation setting costs in quality, measured on a harness model through ComfyUI's real sampler.
+"""What each truncation setting costs in quality, measured on the harness models through ComfyUI's real sampler.
 
-The harness model (quality/harness_models.py: the digits model of quality/weights by default, or --model shapes
-with its --weights) is sampled once per setting of the sweep (every policy of the pack over a grid: keep cond,
-uncond, reuse and reuse_extrapolated, the refresh, the adaptive latches, CFG Renorm, the recipes, full CFG and
-cfg 1 as the two ends), from the same noise, once per sampler. The model's own judge, which never saw the
-generator, scores each run, and the drift says how far its pictures moved from full CFG's. Then the reused
-guidance at a Wan expert switch, on a two-expert digits model, and core's step caches (LazyCache, EasyCache)
-alone, under the pack with every rule off, stacked with the pack independently and coordinated with it, each
-image sampled alone (its own cache decisions). Settings
-are picked on one seed and reported on another, with full CFG's own seed-to-seed spread measured beside them
-(quality/noise_floor.py). Writes docs/quality.md (tables and picks; quality_shapes.md for the shapes model),
-its .json and one Pareto plot per sampler and per step-cache run, and prints the tables. The two-expert section
-is the digits model's alone (its second expert is a second training, about a minute).
+Each harness model (quality/harness_models.py: the digits model and the shapes model of quality/weights, both by
+default, or one with --model and optionally its --weights) is sampled once per setting of the sweep (every policy
+of the pack over a grid: keep cond, uncond, reuse and reuse_extrapolated, the refresh, the adaptive latches, CFG
+Renorm, the recipes, full CFG and cfg 1 as the two ends), from the same noise, once per sampler. The model's own
+judge, which never saw the generator, scores each run, and the drift says how far its pictures moved from full
+CFG's. Then the reused guidance at a Wan expert switch, on a two-expert digits model, and core's step caches
+(LazyCache, EasyCache) alone, under the pack with every rule off, stacked with the pack independently and
+coordinated with it, each image sampled alone (its own cache decisions). Settings are picked on one seed and
+reported on another, with full CFG's own seed-to-seed spread measured beside them (quality/noise_floor.py).
+Writes docs/quality.md for the digits model and docs/quality_shapes.md for the shapes model (tables and picks),
+their .json and one Pareto plot per sampler and per step-cache run, and prints the tables. The two-expert
+section is the digits model's alone (its second expert is a second training, about a minute).
 
-usage: python benchmarks/quality_digits.py [--model digits] [--weights PATH] [--per-class 200] [--steps 20] [--cfg 2.0]
-                                           [--samplers euler,uni_pc] [--cache-runs euler:20,uni_pc:40]
-                                           [--cache-per-class 10] [--no-experts] [--out-dir docs]
+usage: python benchmarks/quality_harness.py [--model all|digits|shapes] [--weights PATH] [--per-class 200]
+                                            [--steps 20] [--cfg 2.0] [--shift MODEL'S] [--samplers euler,uni_pc]
+                                            [--cache-runs euler:20,uni_pc:40] [--cache-per-class 10]
+                                            [--no-experts] [--no-long-run] [--out-dir docs]
 """
 from __future__ import annotations
 
@@ -49,15 +50,19 @@ def parse_args(argv=None):
 
     d = SweepConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=list(MODELS), default=d.model.name, help="the harness model")
-    parser.add_argument("--weights", type=Path, default=None, help="its weights file (default: the shipped one)")
+    parser.add_argument("--model", choices=["all", *MODELS], default="all",
+                        help="the harness model; all: each in turn, each into its own report")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="the model's weights file, with one --model (default: the shipped one)")
     parser.add_argument("--per-class", type=int, default=d.per_class, help="samples per class")
     parser.add_argument("--steps", type=int, default=d.steps)
     parser.add_argument("--cfg", type=float, default=d.cfg)
-    parser.add_argument("--shift", type=float, default=d.shift, help="ModelSamplingSD3 shift")
+    parser.add_argument("--shift", type=float, default=None,
+                        help="ModelSamplingSD3 shift (default: each model's own, quality/harness_models.py)")
     parser.add_argument("--samplers", default="euler,uni_pc", help="comma-separated; the first is the headline")
     parser.add_argument("--scheduler", default=d.scheduler)
-    parser.add_argument("--no-experts", action="store_true", help="skip the two-expert section")
+    parser.add_argument("--no-experts", action="store_true",
+                        help="skip the two-expert section (the digits model's; other models never run it)")
     parser.add_argument("--cache-runs", default="euler:20,uni_pc:40",
                         help="sampler:steps runs of the step-cache section, comma-separated; empty to skip it")
     parser.add_argument("--cache-per-class", type=int, default=CACHE_PER_CLASS,
@@ -66,11 +71,9 @@ def parse_args(argv=None):
                         help=f"skip the reuse settings at {LONG_RUN[1]} {LONG_RUN[0]} steps")
     parser.add_argument("--out-dir", type=Path, default=PACK_ROOT / "docs")
     args = parser.parse_args(argv)
-    args.model = MODELS[args.model]
-    args.weights = args.weights or args.model.weights
-    if args.model is not d.model and not args.no_experts:
-        parser.error(f"the two-expert section runs on the {d.model.name} model alone; add --no-experts to --model "
-                     f"{args.model.name}")
+    if args.weights is not None and args.model == "all":
+        parser.error("--weights names one model's file; add --model digits or --model shapes")
+    args.models = list(MODELS.values()) if args.model == "all" else [MODELS[args.model]]
     if args.per_class < 2 or args.cache_per_class < 2:
         parser.error("--per-class and --cache-per-class must be at least 2 (diversity compares samples within a "
                      "class)")
@@ -283,24 +286,24 @@ def plot_name(stem: str, index: int, sampler: str) -> str:
     return f"{stem}_pareto.png" if index == 0 else f"{stem}_pareto_{sampler}.png"
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if not start_script():
-        return 2
+def run_model(harness, weights: Path, args, command: str) -> None:
+    """One harness model's sweep, long run, expert switch and step caches, into its own report."""
     from dataclasses import replace
 
+    from quality.harness_models import DIGITS
     from quality.noise_floor import FLOOR_SEEDS, REPORT_SEED, TUNE_SEED
     from quality.report import markdown_table, plot_cache_front, plot_pareto
     from quality.settings import cache_settings, sweep_settings
     from quality.sweep import SweepConfig, load_harness_model, load_two_experts, run_settings, second_expert_weights
 
-    command = " ".join(["bash benchmarks/quality.sh"] + (argv if argv is not None else sys.argv[1:]))
-    base = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=args.shift,
-                       sampler=args.samplers[0], scheduler=args.scheduler, seed=REPORT_SEED, model=args.model)
-    stem, name, classes = report_stem(args.model), args.model.name, args.model.data.CLASSES
+    shift = harness.shift if args.shift is None else args.shift
+    base = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=shift,
+                       sampler=args.samplers[0], scheduler=args.scheduler, seed=REPORT_SEED, model=harness)
+    stem, name, classes = report_stem(harness), harness.name, harness.data.CLASSES
+    print(f"=== {name} model, {weights}", flush=True)
     start = time.perf_counter()
-    judge = args.model.make_judge()
-    model = load_harness_model(args.weights, base.shift, args.model)
+    judge = harness.make_judge()
+    model = load_harness_model(weights, base.shift, harness)
     sections = {}
     for sampler in args.samplers:
         print(f"== {sampler}", flush=True)
@@ -312,9 +315,9 @@ def main(argv=None) -> int:
         long_config = replace(base, sampler=LONG_RUN[0], steps=LONG_RUN[1])
         long_run = run_settings(model, long_run_settings(LONG_RUN[1]), long_config, judge)
     experts = []
-    if not args.no_experts:
+    if harness is DIGITS and not args.no_experts:
         print("== two experts", flush=True)
-        two = load_two_experts(args.weights, second_expert_weights(CACHE_DIR), base.shift, EXPERT_BOUNDARY)
+        two = load_two_experts(weights, second_expert_weights(CACHE_DIR), base.shift, EXPERT_BOUNDARY)
         experts = run_settings(two, expert_settings(), base, judge)
     caches = {}
     for sampler, steps in args.cache_runs:
@@ -324,8 +327,8 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.json").write_text(json.dumps(
-        {"config": {**base.__dict__, "model": name, "weights": str(args.weights), "samplers": args.samplers,
-                    "tune_seed": TUNE_SEED, "floor_seeds": FLOOR_SEEDS},
+        {"config": {**base.__dict__, "model": name, "weights": str(weights), "samplers": args.samplers,
+                    "tune_seed": TUNE_SEED, "floor_seeds": FLOOR_SEEDS, "seconds": round(seconds)},
          "samplers": {s: run.report for s, run in sections.items()},
          "tuning": {s: run.tune for s, run in sections.items()},
          "floors": {s: run.floor.__dict__ for s, run in sections.items()},
@@ -339,7 +342,7 @@ def main(argv=None) -> int:
         plot_pareto(run.report, args.out_dir / plot_name(stem, i, sampler),
                     f"{name}, {base.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples, "
                     f"seed {REPORT_SEED}", floor=run.floor)
-        print(f"\n{sampler}\n{markdown_table(run.report)}")
+        print(f"\n{name}, {sampler}\n{markdown_table(run.report)}")
     if experts:
         print(f"\ntwo experts\n{markdown_table(experts)}")
     for (sampler, steps), run in caches.items():
@@ -347,8 +350,17 @@ def main(argv=None) -> int:
         plot_cache_front(run.report, args.out_dir / cache_plot_name(stem, sampler, steps),
                          f"{name} with a step cache, {steps} {sampler} steps, cfg {base.cfg}, "
                          f"{classes * args.cache_per_class} samples each alone, seed {REPORT_SEED}", target, run.floor)
-        print(f"\nstep caches, {cache_label(sampler, steps)}\n{markdown_table(run.report)}")
-    print(f"wrote {args.out_dir / (stem + '.md')} and its plots")
+        print(f"\n{name}, step caches, {cache_label(sampler, steps)}\n{markdown_table(run.report)}")
+    print(f"wrote {args.out_dir / (stem + '.md')} and its plots ({seconds:.0f} s)", flush=True)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not start_script():
+        return 2
+    command = " ".join(["bash benchmarks/quality.sh"] + (argv if argv is not None else sys.argv[1:]))
+    for harness in args.models:
+        run_model(harness, args.weights or harness.weights, args, command)
     return 0
 
 
