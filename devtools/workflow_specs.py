@@ -133,8 +133,9 @@ def netayume_t2i():
 
 
 # Z-Image's official loop with its own knobs, as core's Z-Image template runs it (25 res_multistep steps, g = 3,
-# i.e. cfg 4): cfg_normalization on (Z-Image's choice for realism) and cfg_truncation 0.5, guidance on the noisier
-# half of the schedule (sampling/recipes.py maps both).
+# i.e. cfg 4). c 0.5 and k 1 are the pack's picks, not Z-Image's defaults (cfg_truncation 1.0, off;
+# cfg_normalization False): normalisation is Z-Image's advice for realism, c 0.5 guides the noisier half of the
+# schedule. sampling/recipes.py maps both, and z_image_cfg_truncation decides the boundary step as Z-Image does.
 Z_IMAGE_RECIPE = recipes.z_image(3.0, cfg_truncation=0.5, cfg_normalization=1.0)
 
 
@@ -267,7 +268,9 @@ def wan22_t2v_reuse_cache():
 
 def wan22_ti2v_5b():
     """Core's Wan 2.2 TI2V 5B template (its loaders, shift 8, 1280x704x121, 20 UniPC steps, cfg 5) with the pack's
-    guider: the Wan 2.2 write-up's last 5 steps truncated, keeping cond as the A14B workflows do."""
+    guider: the Wan 2.2 write-up's last 5 steps truncated, but keeping cond where the write-up keeps uncond, as
+    Lumina's official code, diffusers and the A14B workflows do: on the quality harness keeping uncond on the last
+    5 of 20 steps cost far more accuracy than keeping cond (docs/quality.md, docs/quality_shapes.md)."""
     recipe = recipes.wan22(5.0, cfg_truncate_steps=5)
     nodes, links = core_front(WAN22_5B_UNET, (UMT5, "wan"), WAN22_VAE, ("ModelSamplingSD3", 8.0),
                               (WAN_PROMPT, WAN_NEGATIVE))
@@ -400,7 +403,9 @@ BLUEPRINTS = {
         + [("loader", "unet_name"), ("clip", "clip_name"), ("vae", "vae_name")],
         category="Video generation and editing/Text to video",
         description=("Wan 2.2 TI2V 5B text to video as core's template runs it (cfg 5, 20 steps), with Truncated "
-                     "CFG: the last 5 steps run one branch (the Wan 2.2 write-up's --cfg_truncate_steps).")),
+                     "CFG: the last 5 steps run one branch (the Wan 2.2 write-up's --cfg_truncate_steps), keeping "
+                     "the positive prediction where the write-up keeps the negative one: Lumina's and diffusers' "
+                     "choice, and far closer to full CFG on the pack's quality harness.")),
     "Text to Image (Qwen-Image 2512, Truncated CFG)": Blueprint(
         qwen_image_t2i_reuse, outside=("save",), labels=PROMPT_LABELS,
         exposed=[("latent", "width"), ("latent", "height")] + SEED_STEPS + GUIDER_EXPOSED
@@ -411,10 +416,12 @@ BLUEPRINTS = {
     "Text to Image (Z-Image, Truncated CFG)": Blueprint(
         z_image_t2i, outside=("save",), labels=PROMPT_LABELS,
         exposed=[("latent", "width"), ("latent", "height")] + SEED_STEPS + GUIDER_EXPOSED
-        + [("guider", "sigma_low"), ("renorm", "renorm_cfg"), ("loader", "unet_name"), ("loader", "clip_name"),
+        + [("guider", "z_image_cfg_truncation"), ("renorm", "renorm_cfg"), ("loader", "unet_name"),
+           ("loader", "clip_name"),
            ("loader", "vae_name")],
         category="Image generation and editing/Text to image",
         description=("Z-Image (base) text to image by its official loop in the pack's terms: guidance 3 as cfg 4, "
-                     "cfg_normalization 1 as CFG Renorm, cfg_truncation 0.5 as sigma_low 0.5 (the quieter half "
-                     "of the schedule runs one model call a step). Needs ComfyUI with Z-Image support.")),
+                     "cfg_normalization 1 as CFG Renorm, cfg_truncation 0.5 as z_image_cfg_truncation 0.5 (the "
+                     "quieter half of the schedule runs one model call a step; c 0.5 and k 1 are the pack's picks, "
+                     "Z-Image's defaults are off). Needs ComfyUI with Z-Image support.")),
 }

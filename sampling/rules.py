@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from .keep import KEEP_MODES
+from .official_rules import lumina_truncates, z_image_truncates
 
 INT, FLOAT, CHOICE, TEXT = "int", "float", "choice", "text"
 CACHE_COORDINATE = "coordinate"
@@ -131,11 +132,12 @@ INPUTS = (
     PolicyInput(
         "sigma_low", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=10000.0, step=0.001,
         accepts=lambda v: v >= 0.0, allowed="0 (off) or more",
-        # Strict at the low end, as Lumina's official `t < cfg_trunc` with t = 1 - sigma.
         truncates=lambda v, step, schedule: v > 0.0 and not schedule[step] > v,
-        tooltip=("Sigma window, lower end: full CFG only while the step's sigma is above this. Lumina's official "
-                 "cfg_trunc = c is sigma_low = 1 - c (demo default 0.25 -> 0.75). Independent of step counts, so it "
-                 "survives split samplers and denoise < 1. 0 = off.")),
+        tooltip=("Sigma window, lower end: full CFG only while the step's sigma is above this; a step at exactly "
+                 "this sigma runs one branch. Independent of step counts, so it survives split samplers and "
+                 "denoise < 1. 0 = off. For Z-Image's or Lumina-Image-2.0's own truncation use "
+                 "z_image_cfg_truncation or lumina_cfg_trunc, which decide the step at the boundary as their "
+                 "official code does.")),
     PolicyInput(
         "sigma_high", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=10000.0, step=0.001, advanced=True,
         accepts=lambda v: v >= 0.0, allowed="0 (no upper bound) or more",
@@ -208,6 +210,22 @@ INPUTS = (
                  "(what keep says it returns); any other step is full CFG at its own scale, and a reuse step reuses "
                  "at it. After the list ends its last value holds. Empty = off (cfg for every step). Core's "
                  "CFGOverride, where it is on, still wins. " + STEP_LOCAL)),
+    PolicyInput(
+        "z_image_cfg_truncation", FLOAT, default=1.0, off=1.0, minimum=0.0, maximum=1.0, step=0.01, advanced=True,
+        accepts=lambda v: 0.0 <= v <= 1.0, allowed="in [0, 1] (1.0 = off, as in Z-Image)",
+        truncates=lambda v, step, schedule: z_image_truncates(schedule[step], v),
+        tooltip=("Z-Image's own cfg_truncation c (diffusers ZImagePipeline): a step runs one branch where its "
+                 "normalised time t_norm = (1000 - 1000 sigma) / 1000, in float32 as the pipeline computes it, is "
+                 "above c. The step at exactly sigma = 1 - c is still guided (sigma_low 1 - c would not guide it). "
+                 "1.0 = off. Independent of step counts.")),
+    PolicyInput(
+        "lumina_cfg_trunc", FLOAT, default=100.0, off=100.0, minimum=0.0, maximum=100.0, step=0.01, advanced=True,
+        accepts=lambda v: 0.0 <= v <= 100.0, allowed="in [0, 100] (100 = off, Lumina's own default)",
+        truncates=lambda v, step, schedule: lumina_truncates(schedule[step], v),
+        tooltip=("Lumina-Image-2.0's own cfg_trunc c (its forward_with_cfg; the demo's 'CFG Truncation', 0.25 "
+                 "there): full CFG while the model's time t = 1 - sigma is below c, compared in float32 as the "
+                 "official code compares; the step at exactly t = c runs one branch. 100 = off (the official "
+                 "default), as core's RenormCFG. Independent of step counts.")),
 )
 BY_NAME = {row.name: row for row in INPUTS}
 OFF = {row.name: row.off for row in INPUTS}

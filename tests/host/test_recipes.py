@@ -15,6 +15,7 @@ import comfy.samplers  # noqa: E402
 from sampling_support import count_rows, design_step, sample_custom_advanced, schedule, truncated_guider  # noqa: E402
 
 from sampling import recipes  # noqa: E402
+from sampling.official_rules import z_image_t_norm  # noqa: E402
 from truncated_cfg.nodes.renorm import TruncatedCFGRenorm  # noqa: E402
 
 STEPS = 6
@@ -43,10 +44,12 @@ class OfficialLoop(comfy.samplers.CFGGuider):
 
 
 def z_image_loop(g, c, k):
-    """diffusers' ZImagePipeline: t_norm = (1000 - t) / 1000; positive alone past c; pos + g (pos - neg); the norm
-    cap k (strictly above) per image."""
+    """diffusers' ZImagePipeline: its timestep sigma x 1000 and t_norm = (1000 - t) / 1000, both float32; positive
+    alone where t_norm > c (the step at t_norm = c is guided); pos + g (pos - neg); the norm cap k (strictly above)
+    per image."""
     def guide(sigma, step, run):
-        if c <= 1 and (1.0 - sigma) > c:
+        t = torch.tensor(sigma, dtype=torch.float32) * 1000
+        if c <= 1 and ((1000 - t) / 1000).item() > c:
             return run("positive")[0]
         pos, neg = run("positive", "negative")
         pred = pos + g * (pos - neg)
@@ -59,9 +62,11 @@ def z_image_loop(g, c, k):
 
 
 def lumina2_loop(cfg_scale, cfg_trunc, renorm_cfg):
-    """Lumina-Image-2.0's sample.py forward_with_cfg: guided while t < cfg_trunc, the renorm cap per image."""
+    """Lumina-Image-2.0's forward_with_cfg: guided while t[0] < cfg_trunc (torch compares in float32; t is the time
+    ComfyUI's NextDiT gets, 1 - sigma in float32), the renorm cap per image."""
     def guide(sigma, step, run):
-        if not (1.0 - sigma) < cfg_trunc:
+        t = torch.ones(1) * (1.0 - torch.tensor(sigma, dtype=torch.float32))
+        if not t[0] < cfg_trunc:
             return run("positive")[0]
         cond, uncond = run("positive", "negative")
         half = uncond + cfg_scale * (cond - uncond)
@@ -120,9 +125,9 @@ def with_recipe(model, conds, settings):
     return truncated_guider(model, conds, cfg=settings.cfg, **settings.truncation)
 
 
-def assert_same_run(model, conds, settings, guide, sampler="euler", batch=1, image=False):
+def assert_same_run(model, conds, settings, guide, sampler="euler", batch=1, image=False, steps=STEPS):
     """``image``: the model takes (B, 16, H, W) latents (Lumina 2, Z-Image), not Wan's (B, 16, T, H, W)."""
-    sigmas = schedule(model, STEPS)
+    sigmas = schedule(model, steps)
     lat = {"samples": torch.zeros(batch, 16, 8, 8)} if image else None
     with count_rows(model) as official_rows:
         expected = sample_custom_advanced(OfficialLoop(model, conds, sigmas, guide), sampler, batch, sigmas, lat)
@@ -140,7 +145,7 @@ def test_z_image_official_loop(wan_model, wan_conds, g, c, k):
     settings = recipes.z_image(g, cfg_truncation=c, cfg_normalization=k)
     ledger, expected = assert_same_run(wan_model, wan_conds, settings, z_image_loop(g, c, k), batch=2)
     sigmas = [float(s) for s in schedule(wan_model, STEPS)]
-    assert ledger.truncated_steps == [i for i in range(STEPS) if 1.0 - sigmas[i] > c]
+    assert ledger.truncated_steps == [i for i in range(STEPS) if z_image_t_norm(sigmas[i]) > c]
     if k:  # the cap engaged: without it the picture differs
         _, uncapped = assert_same_run(wan_model, wan_conds, recipes.z_image(g, c), z_image_loop(g, c, 0.0), batch=2)
         assert not torch.allclose(uncapped, expected, rtol=1e-3, atol=1e-3)
@@ -154,6 +159,21 @@ def test_z_image_official_loop_on_the_z_image_architecture(z_image_model, sample
     ledger, _ = assert_same_run(z_image_model, conds, recipes.z_image(4.0, 0.6, 1.0), z_image_loop(4.0, 0.6, 1.0),
                                 sampler=sampler, image=True)
     assert ledger.truncated_steps and ledger.model_calls_saved > 0
+
+
+@pytest.mark.parametrize("steps", [12, 20])
+def test_z_image_at_its_boundary_matches_the_official_loop_on_the_z_image_architecture(z_image_model, steps):
+    """c 0.5 on ComfyUI's simple schedule at shift 3 lands on sigma 0.5 exactly at these step counts: Z-Image guides
+    that step, and so must the pack (the same latents and model calls)."""
+    from devtools.checkpoints import z_image_conditioning
+
+    sigmas = [float(s) for s in schedule(z_image_model, steps)]
+    assert 0.5 in sigmas
+    conds = z_image_conditioning(1), z_image_conditioning(2)
+    ledger, _ = assert_same_run(z_image_model, conds, recipes.z_image(4.0, 0.5, 1.0), z_image_loop(4.0, 0.5, 1.0),
+                                image=True, steps=steps)
+    assert sigmas.index(0.5) not in ledger.truncated_steps
+    assert ledger.truncated_steps == list(range(sigmas.index(0.5) + 1, steps))
 
 
 @pytest.mark.parametrize("cfg_trunc, renorm_cfg", [(0.25, 1.0), (1.0, 1.0), (0.6, 0.0)])

@@ -26,7 +26,7 @@ EXPECTED = {
     "wan22_i2v_a14b_truncated_cfg": 5,
     "wan22_t2v_a14b_reuse_cfg": 6,  # cfg_every 8: steps 1..7, but the first after the expert switch runs full CFG
     "wan22_t2v_a14b_reuse_cache": 6,  # the same, LazyCache answering some of them
-    "z_image_t2i_truncated_cfg": 2,  # sigma_low 0.5 (cfg_truncation 0.5) at shift 3: steps 6 and 7
+    "z_image_t2i_truncated_cfg": 1,  # z_image_cfg_truncation 0.5 at shift 3: step 7 (step 6, at sigma 0.5, is guided)
     "z_image_t2i_reuse_cfg": 7,  # cfg_every 8: steps 1..7
     "qwen_image_t2i_rescale_cfg": 0,  # QwenImagePipeline's recipe: full CFG on every step, rescaled
     "qwen_image_t2i_reuse_cfg": 7,

@@ -138,8 +138,9 @@ def test_the_recipe_rows_are_z_images_mapping_and_per_step_lists(steps):
     cfg = 2.0
     settings = recipe_settings(steps, cfg)
     z_image = [s for s in settings if s.family == Z_IMAGE]
-    # Z-Image's g = cfg - 1; truncation c is sigma_low 1 - c; normalisation k is CFG Renorm's renorm_cfg.
-    assert [(s.policy, s.renorm_cfg) for s in z_image] == [({"sigma_low": 1.0 - c}, 1.0) for c in (0.25, 0.5, 0.75)]
+    # Z-Image's g = cfg - 1; truncation c is its own rule's c; normalisation k is CFG Renorm's renorm_cfg.
+    assert [(s.policy, s.renorm_cfg) for s in z_image] == [({"z_image_cfg_truncation": c}, 1.0)
+                                                           for c in (0.25, 0.5, 0.75)]
     schedules = {s.label: cfg_schedule_scales(s.policy["cfg_schedule"]) for s in settings if s.family == SCHEDULE}
     assert all(len(scales) == steps for scales in schedules.values())
     ramp = schedules["schedule: ramp to 1 over the run"]

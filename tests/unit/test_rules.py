@@ -8,7 +8,8 @@ from sampling.rules import CHOICE, FLOAT, INPUTS, INT, OFF, RULES, STATIC_RULES,
 # Saved graphs (workflows, API prompts, blueprints) store the nodes' widget values by position: the inputs that
 # were ever released keep their places, and a new one comes after them.
 RELEASED = ("cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_low_noise", "sigma_low", "sigma_high",
-            "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay", "step_cache", "cfg_schedule")
+            "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay", "step_cache", "cfg_schedule",
+            "z_image_cfg_truncation", "lumina_cfg_trunc")
 
 
 def test_released_inputs_keep_their_places():
@@ -47,5 +48,5 @@ def test_the_required_inputs_come_first():
 def test_rules_are_the_rows_that_decide_which_steps_run_full_cfg():
     assert {row.name for row in RULES} == {"cfg_truncate_steps", "cfg_trunc_ratio", "sigma_low", "sigma_high",
                                           "adaptive_threshold", "cfg_every", "reuse_refresh", "adaptive_decay",
-                                          "cfg_schedule"}
+                                          "cfg_schedule", "z_image_cfg_truncation", "lumina_cfg_trunc"}
     assert set(STATIC_RULES) <= set(RULES)
