@@ -13,6 +13,7 @@ pictures, runs through the Truncated CFG Guider with full CFG, truncated, reusin
 cfg 1; an independent judge scores each run and a grid of samples lands in out/digits_samples.png.
 
 usage: python demo/run_demo.py [--steps 20] [--side 64] [--wan-side 128] [--wan-frames 5] [--rounds 2]
+                              [--workflows NAME,...]
 """
 from __future__ import annotations
 
@@ -56,7 +57,16 @@ def parse_args(argv=None):
     parser.add_argument("--wan-side", type=int, default=128, help="Wan video frame size in pixels")
     parser.add_argument("--wan-frames", type=int, default=5, help="Wan video frames (1 + 4k)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved full / published rounds; the best is kept")
-    return parser.parse_args(argv)
+    parser.add_argument("--workflows", default="",
+                        help="comma-separated example workflow names to run (default: every one)")
+    args = parser.parse_args(argv)
+    from devtools.workflow_specs import WORKFLOWS
+
+    args.workflows = [name for name in args.workflows.split(",") if name] or list(WORKFLOWS)
+    unknown = [name for name in args.workflows if name not in WORKFLOWS]
+    if unknown:
+        parser.error(f"no example workflow named {', '.join(unknown)}; the workflows: {', '.join(WORKFLOWS)}")
+    return args
 
 
 def main(argv=None) -> int:
@@ -68,14 +78,14 @@ def main(argv=None) -> int:
     from devtools import model_tree
     from devtools.comfy_server import ComfyServer
     from devtools.workflow_runs import load_api, run, shrink, without_truncation
-    from devtools.workflow_specs import WORKFLOWS, not_on_this_host
+    from devtools.workflow_specs import not_on_this_host
 
     print(f"building or reusing the small models in {WORK_DIR / 'models'} ...", flush=True)
     model_tree.build(WORK_DIR / "models", WORK_DIR / "input")
     server = ComfyServer(host, WORK_DIR).start()
     results = {}
     try:
-        for name in WORKFLOWS:
+        for name in args.workflows:
             reason = not_on_this_host(name)
             if reason is not None:
                 print(f"  {name}: left out, {reason}", flush=True)

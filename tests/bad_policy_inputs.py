@@ -34,4 +34,8 @@ BAD_POLICY_INPUTS = [
     ({"cfg_schedule": 4.0}, "cfg_schedule must be a text of guidance scales"),
     ({"cfg_schedule": "4, 1", "cfg_low_noise": 3.0},
      "cfg_schedule sets the scale of every step.*set cfg_low_noise to 0"),
+    ({"z_image_cfg_truncation": 1.5}, r"z_image_cfg_truncation must be in \[0, 1\] \(1.0 = off, as in Z-Image\)"),
+    ({"z_image_cfg_truncation": math.nan}, "z_image_cfg_truncation is nan; give a finite number"),
+    ({"lumina_cfg_trunc": -0.25}, r"lumina_cfg_trunc must be in \[0, 100\] \(100 = off"),
+    ({"lumina_cfg_trunc": "quarter"}, "lumina_cfg_trunc must be a number, got 'quarter'"),
 ]

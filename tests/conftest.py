@@ -14,13 +14,17 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def model_tree_base(tmp_path_factory):
-    """A ComfyUI base directory whose models/ holds small files under the example workflows' names."""
+    """A ComfyUI base directory whose models/ holds small files under the example workflows' names (a link to the
+    tree devtools/test_cache.py keeps, built once per content)."""
     from devtools.host import import_host
 
     if import_host()[0] is None:
         pytest.skip(import_host()[1])
     from devtools import model_tree
+    from devtools.test_cache import cached_model_tree
 
     base = tmp_path_factory.mktemp("comfy_models")
-    model_tree.build(base / "models", base / "input")
+    (base / "models").symlink_to(cached_model_tree(), target_is_directory=True)
+    model_tree.write_start_image(base / "input" / model_tree.START_IMAGE)
     return base
+

@@ -31,18 +31,19 @@ def lumina_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def z_image_file(tmp_path_factory):
-    """A one-layer Z-Image NextDiT at the width ComfyUI's detection fixes (~1.8 GB, ~35 s), built once; skipped on a
-    host that does not know Z-Image."""
+def z_image_file():
+    """A one-layer Z-Image NextDiT at the width ComfyUI's detection fixes (~1.8 GB, ~35 s): the cached model tree's
+    (tests/conftest.py), built once per content; skipped on a host that does not know Z-Image."""
     if import_host()[0] is None:
         pytest.skip(import_host()[1])
     import comfy.supported_models
 
     if not hasattr(comfy.supported_models, "ZImage"):
         pytest.skip("this ComfyUI does not know Z-Image (core added it in November 2025, after 0.3.64)")
-    from devtools.checkpoints import save_z_image
+    from devtools.model_tree import Z_IMAGE_UNET
+    from devtools.test_cache import cached_model_tree
 
-    return save_z_image(tmp_path_factory.mktemp("models") / "z_image_tiny.safetensors", layers=1)
+    return cached_model_tree() / "diffusion_models" / Z_IMAGE_UNET
 
 
 @pytest.fixture(scope="session")
