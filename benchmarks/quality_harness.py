@@ -13,10 +13,14 @@ Writes docs/quality.md for the digits model and docs/quality_shapes.md for the s
 their .json and one Pareto plot per sampler and per step-cache run, and prints the tables. The two-expert
 section is the digits model's alone (its second expert is a second training, about a minute).
 
-usage: python benchmarks/quality_harness.py [--model all|digits|shapes] [--weights PATH] [--per-class 200]
-                                            [--steps 20] [--cfg 2.0] [--shift MODEL'S] [--samplers euler,uni_pc]
-                                            [--cache-runs euler:20,uni_pc:40] [--cache-per-class 10]
-                                            [--no-experts] [--no-long-run] [--out-dir docs]
+The default grid (quality/settings.py focused_settings and focused_cache_settings) runs the rows users choose
+between at 20 euler and 40 UniPC steps, in under 40 minutes on 2 cores for the shapes model; --full runs every
+setting and every cache threshold.
+
+usage: python benchmarks/quality_harness.py [--model all|digits|shapes] [--weights PATH] [--per-class MODEL'S]
+                                            [--steps 20] [--cfg 2.0] [--shift MODEL'S] [--full]
+                                            [--samplers euler:20,uni_pc:40] [--cache-runs euler:20,uni_pc:40]
+                                            [--cache-per-class 10] [--no-experts] [--no-long-run] [--out-dir docs]
 """
 from __future__ import annotations
 
@@ -38,9 +42,6 @@ LONG_RUN = ("uni_pc", 40)  # the Wan workflows' sampler and step count
 CACHE_TARGETS = {("euler", 20): 0.60, ("uni_pc", 40): 0.70}
 WORKFLOW_CACHE = "LazyCache 0.3 + every 8, coordinate"  # the settings of workflows/wan22_t2v_a14b_reuse_cache
 CACHE_DIR = PACK_ROOT / "out" / "quality"
-# The step-cache rows sample one image at a time (each image its own cache decisions, as users run a cache),
-# about a hundred times slower per image than a batch: 10 per class, 100 images.
-CACHE_PER_CLASS = 10
 OUTSIDE_FLOOR = " (outside full CFG's spread on the report seed)"
 
 
@@ -54,19 +55,27 @@ def parse_args(argv=None):
                         help="the harness model; all: each in turn, each into its own report")
     parser.add_argument("--weights", type=Path, default=None,
                         help="the model's weights file, with one --model (default: the shipped one)")
-    parser.add_argument("--per-class", type=int, default=d.per_class, help="samples per class")
+    parser.add_argument("--per-class", type=int, default=None,
+                        help="samples per class (default: the model's own, quality/harness_models.py: digits 200, "
+                             "shapes 20)")
     parser.add_argument("--steps", type=int, default=d.steps)
     parser.add_argument("--cfg", type=float, default=d.cfg)
     parser.add_argument("--shift", type=float, default=None,
                         help="ModelSamplingSD3 shift (default: each model's own, quality/harness_models.py)")
-    parser.add_argument("--samplers", default="euler,uni_pc", help="comma-separated; the first is the headline")
+    parser.add_argument("--samplers", default="euler:20,uni_pc:40",
+                        help="the grid's runs, comma-separated sampler[:steps] (steps: --steps when left out); the "
+                             "first is the headline")
+    parser.add_argument("--full", action="store_true",
+                        help="every setting of the sweep and every cache threshold, instead of the default grid "
+                             "(quality/settings.py: focused_settings, focused_cache_settings)")
     parser.add_argument("--scheduler", default=d.scheduler)
     parser.add_argument("--no-experts", action="store_true",
                         help="skip the two-expert section (the digits model's; other models never run it)")
     parser.add_argument("--cache-runs", default="euler:20,uni_pc:40",
                         help="sampler:steps runs of the step-cache section, comma-separated; empty to skip it")
-    parser.add_argument("--cache-per-class", type=int, default=CACHE_PER_CLASS,
-                        help="samples per class in the step-cache section, each sampled alone")
+    parser.add_argument("--cache-per-class", type=int, default=None,
+                        help="samples per class in the step-cache section, each sampled alone (default: the "
+                             "model's own, 10)")
     parser.add_argument("--no-long-run", action="store_true",
                         help=f"skip the reuse settings at {LONG_RUN[1]} {LONG_RUN[0]} steps")
     parser.add_argument("--out-dir", type=Path, default=PACK_ROOT / "docs")
@@ -74,10 +83,15 @@ def parse_args(argv=None):
     if args.weights is not None and args.model == "all":
         parser.error("--weights names one model's file; add --model digits or --model shapes")
     args.models = list(MODELS.values()) if args.model == "all" else [MODELS[args.model]]
-    if args.per_class < 2 or args.cache_per_class < 2:
+    if any(count is not None and count < 2 for count in (args.per_class, args.cache_per_class)):
         parser.error("--per-class and --cache-per-class must be at least 2 (diversity compares samples within a "
                      "class)")
-    args.samplers = [s for s in args.samplers.split(",") if s]
+    try:
+        args.runs = [(run.split(":")[0], int(run.split(":")[1]) if ":" in run else args.steps)
+                     for run in args.samplers.split(",") if run]
+    except ValueError:
+        parser.error(f"--samplers takes sampler[:steps] entries, e.g. euler:20,uni_pc:40; got {args.samplers!r}")
+    args.samplers = [sampler for sampler, _ in args.runs]
     try:
         args.cache_runs = [(run.split(":")[0], int(run.split(":")[1])) for run in args.cache_runs.split(",") if run]
     except (IndexError, ValueError):
@@ -132,13 +146,55 @@ def seeds_line(floor) -> str:
             f"noise, Fréchet at most that spread above full CFG's, and drift at most {SAME_PICTURE_DRIFT}.")
 
 
-def sampler_section(sampler: str, tune_rows, report_rows, floor, plot_name: str) -> list[str]:
+def equal_calls_lines(report_rows, floor) -> list[str]:
+    """Core's own truncation (CFGOverride at cfg 1) against the pack at the same model calls: the pack on the very
+    same steps (keep cond, which must be core's picture, reuse, reuse_extrapolated), and the pack's reuse row
+    nearest full CFG's picture among those that run no more calls."""
+    from quality.report import reference_row
+    from quality.settings import CORE_TRUNCATION, REFRESH, REUSE, REUSE_EXTRAPOLATED
+
+    reuse_families = (REUSE, REUSE_EXTRAPOLATED, REFRESH)
+
+    ref = reference_row(report_rows)
+    core = [r for r in report_rows if r["family"] == CORE_TRUNCATION]
+    if not core:
+        return []
+
+    def line(r, beside=None):
+        keys = ("accuracy", "frechet", "drift")
+        better = "" if beside is None else " (core's picture)" if all(r[k] == beside[k] for k in keys) else (
+            " (better than core on accuracy, Fréchet and drift)" if r["accuracy"] >= beside["accuracy"]
+            and r["frechet"] <= beside["frechet"] and r["drift"] <= beside["drift"] else
+            " (worse than core on accuracy, Fréchet and drift)" if r["accuracy"] <= beside["accuracy"]
+            and r["frechet"] >= beside["frechet"] and r["drift"] >= beside["drift"] else " (mixed against core)")
+        return (f"  - {r['label']}: {r['model_calls']:.1f} calls, accuracy {r['accuracy']:.3f}, Fréchet "
+                f"{r['frechet']:.2f}, drift {r['drift']:.4f}" + ("" if floor.holds(r, ref) else OUTSIDE_FLOOR)
+                + better)
+
+    lines = ["", "Core's own truncation against the pack at equal model calls (CFGOverride at cfg 1 over the last "
+             "part of the schedule keeps cond; the pack's rows below truncate the same steps):", ""]
+    for r in core:
+        part = r["label"].split(", ")[-1]
+        same = [s for s in report_rows if s["family"] != CORE_TRUNCATION and s["label"].startswith(f"{part}, ")]
+        cheaper = [s for s in report_rows if s["family"] in reuse_families and s not in same
+                   and s["model_calls"] <= r["model_calls"] + 1e-9]
+        nearest = sorted(cheaper, key=lambda s: (not floor.holds(s, ref), s["drift"]))[:1]
+        lines += [f"- **{r['label']}**: {r['model_calls']:.1f} calls, accuracy {r['accuracy']:.3f}, Fréchet "
+                  f"{r['frechet']:.2f}, drift {r['drift']:.4f}" + ("" if floor.holds(r, ref) else OUTSIDE_FLOOR)]
+        lines += [line(s, r) for s in same]
+        lines += [line(s, r).replace("  - ", "  - the pack's reuse nearest full CFG at no more calls: ", 1)
+                  for s in nearest]
+    return lines
+
+
+def sampler_section(sampler: str, run, plot_name: str) -> list[str]:
     from quality.report import TOLERANCE, markdown_table, picks, reference_row, same_picture_picks
 
+    tune_rows, report_rows, floor = run.tune, run.report, run.floor
     ref = reference_row(report_rows)
     quarter = [r for r in tune_rows if r["model_calls_saved"] >= 0.25 - 1e-9 and r["drift"] > 0]
     lowest = [min(quarter, key=lambda r: r["drift"])] if quarter else []
-    lines = [f"## {sampler}", "", seeds_line(floor), "",
+    lines = [f"## {sampler}, {run.steps} steps", "", seeds_line(floor), "",
              f"Full CFG: accuracy {ref['accuracy']:.3f}, Fréchet {ref['frechet']:.2f}. The picture full CFG makes "
              "with the most calls saved:", ""]
     lines += picked_lines(same_picture_picks(tune_rows, floor), report_rows, floor)
@@ -147,6 +203,7 @@ def sampler_section(sampler: str, tune_rows, report_rows, floor, plot_name: str)
     lines += ["", f"Settings saving the most calls within {TOLERANCE:.0%} (absolute) of full CFG's accuracy:", ""]
     lines += picked_lines(picks(tune_rows), report_rows, floor,
                           lambda r: f" ({r['accuracy'] - ref['accuracy']:+.3f})")
+    lines += equal_calls_lines(report_rows, floor)
     lines += ["", f"![calls saved vs accuracy, drift and Fréchet, {sampler}]({plot_name})", "",
               markdown_table(report_rows), ""]
     return lines
@@ -211,7 +268,7 @@ def cache_section(caches: dict, stem: str) -> list[str]:
 
 
 def report_text(sections: dict, experts, long_run, config, judge, command: str, seconds: float,
-                caches: dict) -> str:
+                caches: dict, core_note: str = "") -> str:
     """The report of one harness model (``config.model``)."""
     import torch
 
@@ -225,8 +282,9 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
         "with the Truncated CFG Guider. It is not Lumina 2 or Wan 2.2; it shows how truncation trades calls "
         "for quality on a model where both can be measured, not what a 14B model will do.",
         "",
-        f"Run: `{command}`: {config.per_class} samples per class, {config.steps} steps ({config.scheduler}) with "
-        f"each of {', '.join(sections)}, cfg {config.cfg}, shift {config.shift}; settings picked on seed "
+        f"Run: `{command}`: {config.per_class} samples per class, "
+        f"{', '.join(f'{run.steps} {sampler} steps' for sampler, run in sections.items())} ({config.scheduler}), "
+        f"cfg {config.cfg}, shift {config.shift}; settings picked on seed "
         f"{TUNE_SEED}, every table from seed {REPORT_SEED}, full CFG also from seeds "
         f"{', '.join(map(str, FLOOR_SEEDS))} for the noise floor; torch {torch.__version__}; {seconds:.0f} s.",
         "",
@@ -235,9 +293,10 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
         "the network ran per image (full CFG: two a step), counted at its first layer.",
         "",
     ]
+    if core_note:
+        lines += [core_note, ""]
     for i, (sampler, run) in enumerate(sections.items()):
-        lines += sampler_section(sampler, run.tune, run.report, run.floor, plot_name(report_stem(config.model), i,
-                                                                                     sampler))
+        lines += sampler_section(sampler, run, plot_name(report_stem(config.model), i, sampler))
     if long_run:
         lines += [f"## Reuse at the Wan workflows' step count ({LONG_RUN[1]} {LONG_RUN[0]} steps)", "",
                   "The harness's grid runs 20 steps; the example Wan workflows run 40 UniPC steps, where a full-CFG "
@@ -261,6 +320,7 @@ class Measured:
     tune: list
     report: list
     floor: object  # quality.noise_floor.NoiseFloor
+    steps: int
 
 
 def tuned_and_reported(model, settings, config, judge) -> Measured:
@@ -279,7 +339,7 @@ def tuned_and_reported(model, settings, config, judge) -> Measured:
     print(f"-- full CFG, seeds {', '.join(map(str, FLOOR_SEEDS))}", flush=True)
     floor_rows = [run_settings(model, [Setting(FULL, "full CFG")], replace(config, seed=seed), judge,
                                log=lambda line: None)[0] for seed in FLOOR_SEEDS]
-    return Measured(tune, report, NoiseFloor.of([tune[0], report[0]] + floor_rows))
+    return Measured(tune, report, NoiseFloor.of([tune[0], report[0]] + floor_rows), config.steps)
 
 
 def plot_name(stem: str, index: int, sampler: str) -> str:
@@ -293,24 +353,29 @@ def run_model(harness, weights: Path, args, command: str) -> None:
     from quality.harness_models import DIGITS
     from quality.noise_floor import FLOOR_SEEDS, REPORT_SEED, TUNE_SEED
     from quality.report import markdown_table, plot_cache_front, plot_pareto
-    from quality.settings import cache_settings, sweep_settings
-    from quality.sweep import SweepConfig, load_harness_model, load_two_experts, run_settings, second_expert_weights
+    from quality.settings import cache_settings, focused_cache_settings, focused_settings, sweep_settings
+    from quality.sweep import (SweepConfig, has_core_override, load_harness_model, load_two_experts, run_settings,
+                               second_expert_weights)
 
     shift = harness.shift if args.shift is None else args.shift
-    base = SweepConfig(per_class=args.per_class, steps=args.steps, cfg=args.cfg, shift=shift,
-                       sampler=args.samplers[0], scheduler=args.scheduler, seed=REPORT_SEED, model=harness)
+    per_class, cache_per_class = args.per_class or harness.per_class, args.cache_per_class or harness.cache_per_class
+    base = SweepConfig(per_class=per_class, steps=args.runs[0][1], cfg=args.cfg, shift=shift,
+                       sampler=args.runs[0][0], scheduler=args.scheduler, seed=REPORT_SEED, model=harness)
     stem, name, classes = report_stem(harness), harness.name, harness.data.CLASSES
     print(f"=== {name} model, {weights}", flush=True)
     start = time.perf_counter()
     judge = harness.make_judge()
     model = load_harness_model(weights, base.shift, harness)
+    core = has_core_override()
+    core_note = "" if core else ("This ComfyUI has no CFGOverride node (core added it in 0.33): no rows of core's "
+                                 "own truncation.")
     sections = {}
-    for sampler in args.samplers:
-        print(f"== {sampler}", flush=True)
-        sections[sampler] = tuned_and_reported(model, sweep_settings(base.steps, base.cfg),
-                                               replace(base, sampler=sampler), judge)
+    for sampler, steps in args.runs:
+        print(f"== {sampler}, {steps} steps", flush=True)
+        grid = sweep_settings(steps, base.cfg, core) if args.full else focused_settings(steps, core)
+        sections[sampler] = tuned_and_reported(model, grid, replace(base, sampler=sampler, steps=steps), judge)
     long_run = []
-    if not args.no_long_run:
+    if not args.no_long_run and LONG_RUN not in args.runs:
         print(f"== {LONG_RUN[1]} {LONG_RUN[0]} steps", flush=True)
         long_config = replace(base, sampler=LONG_RUN[0], steps=LONG_RUN[1])
         long_run = run_settings(model, long_run_settings(LONG_RUN[1]), long_config, judge)
@@ -322,12 +387,14 @@ def run_model(harness, weights: Path, args, command: str) -> None:
     caches = {}
     for sampler, steps in args.cache_runs:
         print(f"== step caches, {cache_label(sampler, steps)}", flush=True)
+        grid = cache_settings() if args.full else focused_cache_settings()
         caches[(sampler, steps)] = tuned_and_reported(
-            model, cache_settings(), replace(base, sampler=sampler, steps=steps, per_class=args.cache_per_class), judge)
+            model, grid, replace(base, sampler=sampler, steps=steps, per_class=cache_per_class), judge)
     seconds = time.perf_counter() - start
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.json").write_text(json.dumps(
         {"config": {**base.__dict__, "model": name, "weights": str(weights), "samplers": args.samplers,
+                    "runs": args.runs, "grid": "full" if args.full else "focused",
                     "tune_seed": TUNE_SEED, "floor_seeds": FLOOR_SEEDS, "seconds": round(seconds)},
          "samplers": {s: run.report for s, run in sections.items()},
          "tuning": {s: run.tune for s, run in sections.items()},
@@ -337,10 +404,10 @@ def run_model(harness, weights: Path, args, command: str) -> None:
          "caches_tuning": {cache_label(*key): run.tune for key, run in caches.items()},
          "caches_floors": {cache_label(*key): run.floor.__dict__ for key, run in caches.items()}}, indent=1))
     (args.out_dir / f"{stem}.md").write_text(report_text(sections, experts, long_run, base, judge, command, seconds,
-                                                         caches))
+                                                         caches, core_note))
     for i, (sampler, run) in enumerate(sections.items()):
         plot_pareto(run.report, args.out_dir / plot_name(stem, i, sampler),
-                    f"{name}, {base.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples, "
+                    f"{name}, {run.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples, "
                     f"seed {REPORT_SEED}", floor=run.floor)
         print(f"\n{name}, {sampler}\n{markdown_table(run.report)}")
     if experts:
@@ -349,7 +416,7 @@ def run_model(harness, weights: Path, args, command: str) -> None:
         target = CACHE_TARGETS.get((sampler, steps), 0.0)
         plot_cache_front(run.report, args.out_dir / cache_plot_name(stem, sampler, steps),
                          f"{name} with a step cache, {steps} {sampler} steps, cfg {base.cfg}, "
-                         f"{classes * args.cache_per_class} samples each alone, seed {REPORT_SEED}", target, run.floor)
+                         f"{classes * cache_per_class} samples each alone, seed {REPORT_SEED}", target, run.floor)
         print(f"\n{name}, step caches, {cache_label(sampler, steps)}\n{markdown_table(run.report)}")
     print(f"wrote {args.out_dir / (stem + '.md')} and its plots ({seconds:.0f} s)", flush=True)
 

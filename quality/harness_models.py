@@ -30,6 +30,10 @@ class HarnessModel:
     shift: float  # ModelSamplingSD3's shift it is sampled with (the shapes model trained on sigmas shifted by 3)
     make_judge: Callable[[], object]  # score(pictures, labels) -> Scores, describe() -> str; trains when made
     about: str  # what the model is, for the report
+    # The benchmark's default samples per class (its main grid, batched) and per class in its step-cache rows (each
+    # image sampled alone): the shapes model's 64 tokens cost far more a sample than the digits model's one.
+    per_class: int = 200
+    cache_per_class: int = 10
 
     def labels(self, per_class: int):
         import numpy as np
@@ -57,5 +61,6 @@ DIGITS = HarnessModel(
 SHAPES = HarnessModel(
     "shapes", shapes_data, WEIGHTS / "shapes_wan.safetensors", "quality/train_shapes.py", 2.0, 3.0, _shapes_judge,
     "a class-conditional flow model in ComfyUI's WanModel architecture, trained on procedural shapes (five "
-    "shapes at two overlapping sizes, anywhere on a 64x64 canvas; quality/train_shapes.py): 64 tokens")
+    "shapes at two overlapping sizes, anywhere on a 64x64 canvas; quality/train_shapes.py): 64 tokens",
+    per_class=20)
 MODELS = {m.name: m for m in (DIGITS, SHAPES)}

@@ -32,12 +32,22 @@ STACKED_INDEPENDENT = "pack + step cache, independent"
 STACKED_COORDINATED = "pack + step cache, coordinate"
 Z_IMAGE = "Z-Image's recipe"
 SCHEDULE = "cfg_schedule"
-FAMILIES = (FULL, NO_CFG, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, UNCOND_KEPT, RENORM, EVERY_COND, REUSE,
-            REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, Z_IMAGE, SCHEDULE, CACHE_ALONE, CACHE_HELD,
+CORE_TRUNCATION = "core's truncation (CFGOverride cfg 1)"
+FAMILIES = (FULL, NO_CFG, CORE_TRUNCATION, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, UNCOND_KEPT, RENORM, EVERY_COND,
+            REUSE, REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, Z_IMAGE, SCHEDULE, CACHE_ALONE, CACHE_HELD,
             STACKED_INDEPENDENT, STACKED_COORDINATED)
 # Core's step caches over their threshold, stacked with reuse_extrapolated every k steps both ways.
 CACHE_THRESHOLDS = {"LazyCache": (0.03, 0.05, 0.1, 0.2, 0.3), "EasyCache": (0.05, 0.1, 0.2, 0.3)}
 CACHE_EVERY = (4, 8, 16)
+# The default grid's (focused_cache_settings): three thresholds a cache; stacked with the pack at the README's
+# recommendation (LazyCache 0.3 + every 8, coordinate), EasyCache at its middle threshold, and the neighbour
+# (every 4).
+FOCUSED_CACHE_THRESHOLDS = {"LazyCache": (0.05, 0.1, 0.3), "EasyCache": (0.05, 0.1, 0.2)}
+RECOMMENDED_THRESHOLD = {"LazyCache": 0.3, "EasyCache": 0.1}
+RECOMMENDED_EVERY, NEIGHBOUR_EVERY = 8, 4
+# Core's own truncation: CFGOverride at cfg 1 over the last quarter and the last half of the schedule, as
+# start_percent (the share of the model's sigma range before it).
+CORE_OVERRIDE_FROM = (0.75, 0.5)
 
 KEEP_UNCOND, KEEP_REUSE, KEEP_REUSE_EXTRAPOLATED = keep.UNCOND.name, keep.REUSE.name, keep.REUSE_EXTRAPOLATED.name
 
@@ -66,6 +76,10 @@ class Setting:
     full_cfg_after_switch: bool = True  # False: keep cond after a Wan expert switch until the next full step
     cache: Optional[StepCacheSetting] = None  # a core step cache node on the model, in front of the guider
     core_guider: bool = False  # ComfyUI's own CFGGuider instead of the pack's (a cache alone, as users run it)
+    # The last part of the schedule from this start_percent on (CFGOverride's percent of the model's sigma range):
+    # with core_guider, core's CFGOverride at cfg 1 there (core's own truncation, keeping cond); otherwise the
+    # pack truncates the very same steps (sigma_low at that percent's sigma, which CFGOverride's range ends at).
+    from_percent: Optional[float] = None
 
     def guider_inputs(self) -> dict:
         return {**OFF, **self.policy}
@@ -126,13 +140,14 @@ def recipe_settings(steps: int, cfg: float) -> list[Setting]:
     return out
 
 
-def sweep_settings(steps: int, cfg: float) -> list[Setting]:
+def sweep_settings(steps: int, cfg: float, with_core_override: bool = False) -> list[Setting]:
     """The full grid for a run of ``steps`` sampler steps at guidance ``cfg``; full CFG first (the other rows'
-    reference)."""
+    reference); core's own truncation with ``with_core_override`` (a host with CFGOverride)."""
     if steps < 2:
         raise ValueError(f"the sweep needs at least 2 steps, got {steps}")
     stride = max(1, steps // 10)
     settings = [Setting(FULL, "full CFG"), Setting(NO_CFG, "cfg 1", cfg_one=True)]
+    settings += core_truncation_settings() if with_core_override else []
     settings += [Setting(LAST_N, f"last {n}", {"cfg_truncate_steps": n}) for n in range(stride, steps + 1, stride)]
     settings += [Setting(RATIO, f"ratio {r}", {"cfg_trunc_ratio": r}) for r in (0.3, 0.5, 0.7, 0.9)]
     settings += [
@@ -150,6 +165,61 @@ def sweep_settings(steps: int, cfg: float) -> list[Setting]:
     settings += [Setting(RENORM, "renorm 1.0, full CFG", renorm_cfg=1.0),
                  Setting(RENORM, f"renorm 1.0, last {steps // 2}", {"cfg_truncate_steps": steps // 2}, renorm_cfg=1.0)]
     return settings + reuse_settings(steps) + recipe_settings(steps, cfg)
+
+
+def core_truncation_settings() -> list[Setting]:
+    """Core's CFGOverride at cfg 1 over the last quarter and half of the schedule (ComfyUI 0.33 on), and the pack
+    on the same steps at the same model calls: keep cond (core's picture, the check), reuse and
+    reuse_extrapolated."""
+    out = []
+    for start in CORE_OVERRIDE_FROM:
+        part = f"last {1 - start:.0%}"
+        out.append(Setting(CORE_TRUNCATION, f"core CFGOverride cfg 1, {part}", core_guider=True, from_percent=start))
+        out.append(Setting(LAST_N, f"{part}, keep cond", from_percent=start))
+        out.append(Setting(REUSE, f"{part}, reuse", {"keep": KEEP_REUSE}, from_percent=start))
+        out.append(Setting(REUSE_EXTRAPOLATED, f"{part}, reuse_extrapolated", {"keep": KEEP_REUSE_EXTRAPOLATED},
+                           from_percent=start))
+    return out
+
+
+def focused_settings(steps: int, with_core_override: bool) -> list[Setting]:
+    """The default grid: full CFG and cfg 1 (the two ends), core's own truncation where the host has it and the
+    pack on the same steps, the pack's tail rule (last N, keep cond, at two N), reuse_extrapolated every 2, 3, 4
+    and 8 steps, and the adaptive refresh."""
+    settings = [Setting(FULL, "full CFG"), Setting(NO_CFG, "cfg 1", cfg_one=True)]
+    settings += core_truncation_settings() if with_core_override else []
+    settings += [Setting(LAST_N, f"last {n}", {"cfg_truncate_steps": n}) for n in sorted({steps // 4, steps // 2})]
+    settings += [Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
+                         {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED}) for k in (2, 3, 4, 8)]
+    settings += [Setting(REFRESH, f"refresh {threshold}",
+                         {"cfg_trunc_ratio": 1 / steps, "keep": KEEP_REUSE, "reuse_refresh": threshold})
+                 for threshold in (0.1, 0.2)]
+    return settings
+
+
+def focused_cache_settings(nodes: tuple = tuple(FOCUSED_CACHE_THRESHOLDS)) -> list[Setting]:
+    """The default grid's step-cache rows: full CFG, the pack alone at its recommendation and the neighbour; each
+    cache of ``nodes`` alone and with the pack's held answer (nothing truncated) at three thresholds; and at its
+    recommended threshold, coordinated with the pack (every 8, the recommendation, and every 4, the neighbour) and
+    stacked blindly (independent, every 8)."""
+    settings = [Setting(FULL, "full CFG")]
+    settings += [Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
+                         {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED})
+                 for k in (NEIGHBOUR_EVERY, RECOMMENDED_EVERY)]
+    for node in nodes:
+        for threshold in FOCUSED_CACHE_THRESHOLDS[node]:
+            cache = StepCacheSetting(node, threshold)
+            settings.append(Setting(CACHE_ALONE, f"{cache.label} alone", cache=cache, core_guider=True))
+            settings.append(Setting(CACHE_HELD, f"{cache.label}, held answer", {"step_cache": "coordinate"},
+                                    cache=cache))
+        cache = StepCacheSetting(node, RECOMMENDED_THRESHOLD[node])
+        for family, mode, k in ((STACKED_COORDINATED, "coordinate", RECOMMENDED_EVERY),
+                                (STACKED_COORDINATED, "coordinate", NEIGHBOUR_EVERY),
+                                (STACKED_INDEPENDENT, "independent", RECOMMENDED_EVERY)):
+            settings.append(Setting(family, f"{cache.label} + every {k}, {mode}",
+                                    {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED, "step_cache": mode},
+                                    cache=cache))
+    return settings
 
 
 def cache_settings(nodes: tuple = tuple(CACHE_THRESHOLDS)) -> list[Setting]:

@@ -69,6 +69,8 @@ def make_guider(model, positive, negative, cfg: float, setting: Setting):
     if setting.core_guider:
         return cfg_guider(model, positive, negative, cfg)
     inputs = setting.guider_inputs()
+    if setting.from_percent is not None:
+        inputs["sigma_low"] = override_sigma(model, setting.from_percent)
     if setting.node_only:
         return TruncatedCFGGuider.execute(model, positive, negative, cfg, **inputs).result[0]
     keep = harness_keep_mode(inputs["keep"], setting.estimate, setting.full_cfg_after_switch)
@@ -97,11 +99,34 @@ def sample(model, setting: Setting, config: SweepConfig) -> tuple[np.ndarray, in
 
 
 def prepared(model, setting: Setting):
-    """The model as the setting's graph holds it: behind CFG Renorm and the step cache node where it asks."""
+    """The model as the setting's graph holds it: behind CFG Renorm, core's CFGOverride and the step cache node
+    where it asks."""
     from truncated_cfg.nodes.renorm import TruncatedCFGRenorm
 
     patched = TruncatedCFGRenorm.execute(model, setting.renorm_cfg, "lumina").result[0] if setting.renorm_cfg else model
+    if setting.core_guider and setting.from_percent is not None:
+        patched = with_core_override(patched, setting.from_percent)
     return with_step_cache(patched, setting.cache) if setting.cache else patched
+
+
+def has_core_override() -> bool:
+    """Whether this ComfyUI has core's CFGOverride node (0.33 on)."""
+    import comfy_extras.nodes_custom_sampler as custom_sampler
+
+    return hasattr(custom_sampler, "CFGOverride")
+
+
+def with_core_override(model, start_percent: float):
+    """The model through core's CFGOverride node at cfg 1 from ``start_percent`` to the end of the schedule."""
+    from comfy_extras.nodes_custom_sampler import CFGOverride
+
+    return CFGOverride.execute(model, 1.0, start_percent, 1.0).result[0]
+
+
+def override_sigma(model, start_percent: float) -> float:
+    """The highest sigma core's CFGOverride from ``start_percent`` covers (its range reaches down to sigma 0), so
+    that the pack's sigma_low there truncates the very steps it does."""
+    return float(model.get_model_object("model_sampling").percent_to_sigma(start_percent))
 
 
 def sample_images(patched, setting: Setting, config: SweepConfig, labels: np.ndarray, batch_index: list[int]
@@ -137,6 +162,9 @@ def sample_images(patched, setting: Setting, config: SweepConfig, labels: np.nda
             hook.remove()
     ledger = guider.controller.last_ledger if hasattr(guider, "controller") else None
     truncated = tuple(s.index for s in ledger.steps if s.full is False) if ledger is not None else ()
+    if setting.core_guider and setting.from_percent is not None:  # CFGOverride's steps: no ledger, but its range
+        top = override_sigma(patched, setting.from_percent)
+        truncated = tuple(i for i, sigma in enumerate(sigmas[:-1].tolist()) if sigma <= top)
     if ledger is not None and ledger.model_calls * len(labels) != sum(rows):
         raise AssertionError(f"{setting.label}: the ledger counts {ledger.model_calls} model calls, the network ran "
                              f"{sum(rows) / len(labels):g}")

@@ -123,13 +123,15 @@ def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_pat
     sys.path.insert(0, str(PACK_ROOT / "benchmarks"))
     import quality_harness
 
-    assert quality_harness.main(["--model", "digits", "--per-class", "2", "--steps", "4", "--samplers",
+    from quality.sweep import has_core_override
+
+    assert quality_harness.main(["--model", "digits", "--full", "--per-class", "2", "--steps", "4", "--samplers",
                                  "euler,uni_pc", "--no-experts", "--no-long-run", "--cache-runs", "euler:6",
                                  "--cache-per-class", "2", "--out-dir", str(tmp_path)]) == 0
     text = (tmp_path / "quality.md").read_text()
     results = json.loads((tmp_path / "quality.json").read_text())
     assert list(results["samplers"]) == ["euler", "uni_pc"] and results["experts"] == results["long_run"] == []
-    settings = sweep_settings(4, SweepConfig().cfg)
+    settings = sweep_settings(4, SweepConfig().cfg, has_core_override())
     for sampler, rows in results["samplers"].items():
         assert [r["label"] for r in rows] == [s.label for s in settings]
         assert rows[0]["drift"] == 0.0 and all(r["drift"] >= 0.0 for r in rows)
@@ -150,9 +152,10 @@ def test_the_benchmark_command_writes_table_picks_and_plot_on_a_tiny_run(tmp_pat
     assert table_lines == 2 * (1 + len(settings))  # a header and a row per setting, per sampler
     assert "## euler" in text and "## uni_pc" in text
     assert "Settings saving the most calls within 1%" in text and "The picture full CFG makes" in text
-    assert "Run: `bash benchmarks/quality.sh --model digits --per-class 2 --steps 4 --samplers euler,uni_pc" in text
+    assert ("Run: `bash benchmarks/quality.sh --model digits --full --per-class 2 --steps 4 --samplers euler,uni_pc"
+            in text)
     assert "Settings are picked on seed 0 and every number here is seed 1's. Noise floor: full CFG from 6 seeds" in text
-    assert "2 samples per class, 4 steps (simple) with each of euler, uni_pc" in text
+    assert "2 samples per class, 4 euler steps, 4 uni_pc steps (simple)" in text
     for plot in ("quality_pareto.png", "quality_pareto_uni_pc.png", "quality_caches_euler_6.png"):
         assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
     # The step caches: every setting ran, its ledger agreeing with the rows the network ran (sweep.sample checks).
@@ -228,8 +231,11 @@ def test_the_benchmark_runs_the_shapes_model_through_the_same_sweep_into_its_own
 
     from quality.harness_models import SHAPES
 
+    from quality.settings import focused_settings
+    from quality.sweep import has_core_override
+
     assert quality_harness.main(["--model", "shapes", "--weights", str(tiny_shapes_weights), "--per-class", "2",
-                                 "--steps", "4", "--samplers", "euler", "--no-long-run", "--cache-runs", "",
+                                 "--samplers", "euler:4", "--no-long-run", "--cache-runs", "",
                                  "--out-dir", str(tmp_path)]) == 0
     assert not (tmp_path / "quality.md").exists()  # the digits model's report is left alone
     text = (tmp_path / "quality_shapes.md").read_text()
@@ -237,8 +243,22 @@ def test_the_benchmark_runs_the_shapes_model_through_the_same_sweep_into_its_own
     assert results["config"]["model"] == "shapes" and results["config"]["weights"] == str(tiny_shapes_weights)
     assert results["config"]["shift"] == SHAPES.shift == 3.0 and "shift 3.0" in text
     rows = results["samplers"]["euler"]
-    assert [r["label"] for r in rows] == [s.label for s in sweep_settings(4, SweepConfig().cfg)]
+    assert results["config"]["grid"] == "focused" and "## euler, 4 steps" in text
+    assert [r["label"] for r in rows] == [s.label for s in focused_settings(4, has_core_override())]
     assert rows[0]["model_calls"] == 8 and rows[1]["model_calls"] == 4  # full CFG, then cfg 1
+    by = {r["label"]: r for r in rows}
+    if has_core_override():
+        # Core's own truncation keeps cond on the steps its range covers: the pack keeping cond on the same steps
+        # makes the same picture with the same calls, and its reuse runs those calls too.
+        for part in ("last 25%", "last 50%"):
+            core, cond = by[f"core CFGOverride cfg 1, {part}"], by[f"{part}, keep cond"]
+            assert core["truncated_steps"] == cond["truncated_steps"] != []
+            for key in ("model_calls", "accuracy", "drift", "frechet"):
+                assert core[key] == cond[key], key
+            assert by[f"{part}, reuse_extrapolated"]["model_calls"] == core["model_calls"]
+        assert "Core's own truncation against the pack at equal model calls" in text and "(core's picture)" in text
+    else:
+        assert "no rows of core's own truncation" in text
     # Its own judge and span: drift is a share of the pictures' range [-1, 1], whatever a two-step model draws.
     assert all(0.0 <= r["drift"] <= 1.0 and 0.0 <= r["accuracy"] <= 1.0 for r in rows)
     assert text.startswith("# Quality harness: shapes") and SHAPES.about in text

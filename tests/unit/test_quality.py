@@ -8,8 +8,10 @@ from quality.judge import Judge, frechet_distance, mean_pairwise_distance
 from quality.pareto import BY_DRIFT, best_at_full_cfg_quality, best_within, pareto_front
 from quality.report import (_steps, markdown_table, picks, plot_cache_front, plot_pareto, same_picture_picks,
                             same_picture_picks_by_family, save_sample_grid)
-from quality.settings import (CACHE_ALONE, CACHE_HELD, FAMILIES, FULL, NO_CFG, REUSE, SCHEDULE, STACKED_COORDINATED,
-                              Z_IMAGE, cache_settings, recipe_settings, sweep_settings)
+from quality.settings import (CACHE_ALONE, CACHE_HELD, CORE_OVERRIDE_FROM, CORE_TRUNCATION, FAMILIES,
+                              FOCUSED_CACHE_THRESHOLDS, FULL, NO_CFG, REUSE, SCHEDULE, STACKED_COORDINATED,
+                              STACKED_INDEPENDENT, Z_IMAGE, cache_settings, core_truncation_settings,
+                              focused_cache_settings, focused_settings, recipe_settings, sweep_settings)
 from sampling.policy import TruncationPolicy
 from sampling.rules import OFF as RULES_OFF
 from sampling.rules import RULES, cfg_schedule_scales
@@ -123,7 +125,8 @@ def test_mean_pairwise_distance():
 def test_every_setting_is_a_valid_guider_input(steps):
     settings = sweep_settings(steps, 2.0)
     assert len({s.label for s in settings}) == len(settings)
-    assert {s.family for s in settings} | {s.family for s in cache_settings()} == set(FAMILIES)
+    assert ({s.family for s in settings} | {s.family for s in cache_settings()}
+            | {s.family for s in core_truncation_settings()} == set(FAMILIES))
     for s in settings:
         inputs = s.guider_inputs()
         policy = TruncationPolicy(**inputs)
@@ -131,6 +134,35 @@ def test_every_setting_is_a_valid_guider_input(steps):
         assert rules_on == (s.family not in (FULL, NO_CFG) and s.label != "renorm 1.0, full CFG")
     last_n = [s.policy["cfg_truncate_steps"] for s in settings if s.family == "last N"]
     assert last_n[-1] == steps and last_n == sorted(last_n)
+
+
+def test_core_truncation_rows_pair_cfgoverride_with_the_pack_on_the_same_steps():
+    """Each of core's CFGOverride rows (cfg 1 from start_percent to the end) comes with the pack on the same steps:
+    keep cond (core's own picture), reuse and reuse_extrapolated, which the sweep resolves to sigma_low there."""
+    settings = core_truncation_settings()
+    core = [s for s in settings if s.family == CORE_TRUNCATION]
+    assert [s.from_percent for s in core] == list(CORE_OVERRIDE_FROM) and all(s.core_guider for s in core)
+    for start in CORE_OVERRIDE_FROM:
+        pack = [s for s in settings if s.from_percent == start and not s.core_guider]
+        assert [s.guider_inputs()["keep"] for s in pack] == ["cond", "reuse", "reuse_extrapolated"]
+        assert all(s.guider_inputs()["sigma_low"] == 0.0 for s in pack)  # set at run time, from the model
+    assert sweep_settings(20, 2.0, with_core_override=True)[2:2 + len(settings)] == settings
+
+
+@pytest.mark.parametrize("steps", [20, 40])
+def test_the_default_grid_holds_the_rows_users_choose_between(steps):
+    labels = [s.label for s in focused_settings(steps, with_core_override=True)]
+    assert labels[:2] == ["full CFG", "cfg 1"] and len(set(labels)) == len(labels)
+    assert {f"last {steps // 4}", f"last {steps // 2}", "core CFGOverride cfg 1, last 25%",
+            "core CFGOverride cfg 1, last 50%"} <= set(labels)
+    assert {f"every {k}, reuse_extrapolated" for k in (2, 3, 4, 8)} <= set(labels)
+    assert not any(s.family == CORE_TRUNCATION for s in focused_settings(steps, with_core_override=False))
+    caches = focused_cache_settings()
+    families = {s.family for s in caches}
+    assert {CACHE_ALONE, CACHE_HELD, STACKED_COORDINATED, STACKED_INDEPENDENT} <= families
+    for node, thresholds in FOCUSED_CACHE_THRESHOLDS.items():
+        assert len(thresholds) == 3
+        assert {s.cache.reuse_threshold for s in caches if s.cache and s.cache.node == node} == set(thresholds)
 
 
 @pytest.mark.parametrize("steps", [4, 20, 30])
