@@ -79,9 +79,14 @@ def parse_args(argv=None):
     parser.add_argument("--no-long-run", action="store_true",
                         help=f"skip the reuse settings at {LONG_RUN[1]} {LONG_RUN[0]} steps")
     parser.add_argument("--out-dir", type=Path, default=PACK_ROOT / "docs")
+    parser.add_argument("--report", default=None,
+                        help="the report's file name stem in --out-dir, with one --model (default: quality for the "
+                             "digits model, quality_<name> for the others), e.g. quality_uni_pc_40 for one run of many")
     args = parser.parse_args(argv)
     if args.weights is not None and args.model == "all":
         parser.error("--weights names one model's file; add --model digits or --model shapes")
+    if args.report is not None and args.model == "all":
+        parser.error("--report names one model's report; add --model digits or --model shapes")
     args.models = list(MODELS.values()) if args.model == "all" else [MODELS[args.model]]
     if any(count is not None and count < 2 for count in (args.per_class, args.cache_per_class)):
         parser.error("--per-class and --cache-per-class must be at least 2 (diversity compares samples within a "
@@ -268,8 +273,8 @@ def cache_section(caches: dict, stem: str) -> list[str]:
 
 
 def report_text(sections: dict, experts, long_run, config, judge, command: str, seconds: float,
-                caches: dict, core_note: str = "") -> str:
-    """The report of one harness model (``config.model``)."""
+                caches: dict, core_note: str = "", stem: str = "") -> str:
+    """The report of one harness model (``config.model``), its plots named after ``stem`` (default: the model's)."""
     import torch
 
     from quality.noise_floor import FLOOR_SEEDS, REPORT_SEED, TUNE_SEED
@@ -296,7 +301,7 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
     if core_note:
         lines += [core_note, ""]
     for i, (sampler, run) in enumerate(sections.items()):
-        lines += sampler_section(sampler, run, plot_name(report_stem(config.model), i, sampler))
+        lines += sampler_section(sampler, run, plot_name(stem or report_stem(config.model), i, sampler))
     if long_run:
         lines += [f"## Reuse at the Wan workflows' step count ({LONG_RUN[1]} {LONG_RUN[0]} steps)", "",
                   "The harness's grid runs 20 steps; the example Wan workflows run 40 UniPC steps, where a full-CFG "
@@ -310,7 +315,7 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
                   "switch runs full CFG (what ships), or keeps cond until the next full step.", "",
                   markdown_table(experts), ""]
     if caches:
-        lines += cache_section(caches, report_stem(config.model))
+        lines += cache_section(caches, stem or report_stem(config.model))
     return "\n".join(lines)
 
 
@@ -361,7 +366,7 @@ def run_model(harness, weights: Path, args, command: str) -> None:
     per_class, cache_per_class = args.per_class or harness.per_class, args.cache_per_class or harness.cache_per_class
     base = SweepConfig(per_class=per_class, steps=args.runs[0][1], cfg=args.cfg, shift=shift,
                        sampler=args.runs[0][0], scheduler=args.scheduler, seed=REPORT_SEED, model=harness)
-    stem, name, classes = report_stem(harness), harness.name, harness.data.CLASSES
+    stem, name, classes = args.report or report_stem(harness), harness.name, harness.data.CLASSES
     print(f"=== {name} model, {weights}", flush=True)
     start = time.perf_counter()
     judge = harness.make_judge()
@@ -404,7 +409,7 @@ def run_model(harness, weights: Path, args, command: str) -> None:
          "caches_tuning": {cache_label(*key): run.tune for key, run in caches.items()},
          "caches_floors": {cache_label(*key): run.floor.__dict__ for key, run in caches.items()}}, indent=1))
     (args.out_dir / f"{stem}.md").write_text(report_text(sections, experts, long_run, base, judge, command, seconds,
-                                                         caches, core_note))
+                                                         caches, core_note, stem))
     for i, (sampler, run) in enumerate(sections.items()):
         plot_pareto(run.report, args.out_dir / plot_name(stem, i, sampler),
                     f"{name}, {run.steps} {sampler} steps, cfg {base.cfg}, {len(base.labels())} samples, "

@@ -163,8 +163,9 @@ INPUTS = (
         truncates=lambda v, step, schedule: v > 1 and step % v != 0,
         resumes=lambda v: v > 1,
         tooltip=("Full CFG on every k-th step (steps 0, k, 2k, ...), one branch on the others; 0 or 1 = off. With "
-                 "keep = reuse_extrapolated, k = 8 of 20 steps saved 42.5 % of model calls at full CFG's accuracy on "
-                 "the pack's quality harness (the node's help page). " + STEP_LOCAL)),
+                 "keep = reuse_extrapolated on the pack's shapes harness, k = 4 of 20 euler steps (37.5 % of model "
+                 "calls saved) and k = 8 of 40 UniPC steps (43.8 %) stayed at full CFG's picture; k = 8 of 20 "
+                 "steps drifted further (the node's help page). " + STEP_LOCAL)),
     PolicyInput(
         "reuse_refresh", FLOAT, default=0.0, off=0.0, minimum=0.0, maximum=10.0, step=0.01, advanced=True,
         accepts=lambda v: v >= 0.0, allowed="0 (off) or a positive relative change",

@@ -27,7 +27,7 @@ EXPECTED = {
     "wan22_t2v_a14b_reuse_cfg": 6,  # cfg_every 8: steps 1..7, but the first after the expert switch runs full CFG
     "wan22_t2v_a14b_reuse_cache": 6,  # the same, LazyCache answering some of them
     "z_image_t2i_truncated_cfg": 1,  # z_image_cfg_truncation 0.5 at shift 3: step 7 (step 6, at sigma 0.5, is guided)
-    "z_image_t2i_reuse_cfg": 7,  # cfg_every 8: steps 1..7
+    "z_image_t2i_reuse_cfg": 6,  # cfg_every 4: steps 1..3 and 5..7
     "qwen_image_t2i_rescale_cfg": 0,  # QwenImagePipeline's recipe: full CFG on every step, rescaled
     "qwen_image_t2i_reuse_cfg": 7,
     "wan22_ti2v_5b_truncated_cfg": 5,  # cfg_truncate_steps 5
