@@ -291,7 +291,8 @@ def report_text(sections: dict, experts, long_run, config, judge, command: str, 
         f"{', '.join(f'{run.steps} {sampler} steps' for sampler, run in sections.items())} ({config.scheduler}), "
         f"cfg {config.cfg}, shift {config.shift}; settings picked on seed "
         f"{TUNE_SEED}, every table from seed {REPORT_SEED}, full CFG also from seeds "
-        f"{', '.join(map(str, FLOOR_SEEDS))} for the noise floor; torch {torch.__version__}; {seconds:.0f} s.",
+        f"{', '.join(map(str, FLOOR_SEEDS))} for the noise floor; torch {torch.__version__}; {seconds:.0f} s on "
+        f"{time.strftime('%Y-%m-%d')}.",
         "",
         f"{judge.describe()} Drift is the mean |pixel − full CFG's pixel| / {config.model.pixel_span:g} (the "
         "pictures' value span) for the same noise: 0 is full CFG's picture. Model calls are the branches of CFG "
