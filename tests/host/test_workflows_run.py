@@ -62,7 +62,7 @@ def test_workflow_runs_and_truncates_the_expected_steps(server, name):
     assert (result.model_calls < result.model_calls_core) == (EXPECTED[name] > 0)
     # Each truncated step either reused the guidance or came whole from the cache (never a full step).
     # (Wan A14B: the first step after the expert switch runs full CFG, refreshed.)
-    reused = (0, 0) if "reuse" not in name else (6, 1) if name.startswith("wan22") else (7, 0)
+    reused = (0, 0) if "reuse" not in name else (6, 1) if name.startswith("wan22") else (EXPECTED[name], 0)
     assert (result.reused + result.cached_steps, result.refreshed) == reused
     # Every planned branch either ran or came from the cache: two a full step, one a truncated one.
     assert result.model_calls + result.model_calls_cached == 2 * (STEPS - result.truncated) + result.truncated
