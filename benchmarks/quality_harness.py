@@ -210,7 +210,7 @@ def sampler_section(sampler: str, run, plot_name: str) -> list[str]:
                           lambda r: f" ({r['accuracy'] - ref['accuracy']:+.3f})")
     lines += equal_calls_lines(report_rows, floor)
     lines += ["", f"![calls saved vs accuracy, drift and Fréchet, {sampler}]({plot_name})", "",
-              markdown_table(report_rows), ""]
+              markdown_table(report_rows, floor), ""]
     return lines
 
 
@@ -268,7 +268,7 @@ def cache_section(caches: dict, stem: str) -> list[str]:
                           f"{r['model_calls_saved']:.1%} saved, accuracy {r['accuracy']:.3f}, drift {r['drift']:.4f}, "
                           f"Fréchet {r['frechet']:.2f}."]
         lines += ["", f"![model calls saved vs drift, {cache_label(sampler, steps)}]"
-                      f"({cache_plot_name(stem, sampler, steps)})", "", markdown_table(run.report), ""]
+                      f"({cache_plot_name(stem, sampler, steps)})", "", markdown_table(run.report, run.floor), ""]
     return lines
 
 

@@ -59,15 +59,21 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def markdown_table(rows: Sequence[Mapping]) -> str:
+def markdown_table(rows: Sequence[Mapping], floor: NoiseFloor | None = None) -> str:
+    """One line per row; with ``floor`` (full CFG's seed-to-seed spread) a last column says whether the row is at
+    full CFG's picture (within that spread of full CFG from the same noise)."""
     ref = reference_row(rows)
+    head, rule = "", ""
+    if floor is not None:
+        head, rule = " full CFG's picture |", ":---:|"
     lines = ["| setting | truncated steps | model calls / image | model calls saved | accuracy | Δ accuracy | drift | "
-             "Fréchet | diversity |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "Fréchet | diversity |" + head, "|---|---|---:|---:|---:|---:|---:|---:|---:|" + rule]
     for r in rows:
         steps = "all (cfg 1)" if r["family"] == "no CFG (cfg 1)" else _steps(r["truncated_steps"])
+        within = "" if floor is None else f" {'yes' if floor.holds(r, ref) else 'no'} |"
         lines.append(f"| {r['label']} | {steps} | {r['model_calls']:.1f} | {r['model_calls_saved']:.1%} | "
                      f"{r['accuracy']:.3f} | {r['accuracy'] - ref['accuracy']:+.3f} | {r['drift']:.4f} | "
-                     f"{r['frechet']:.2f} | {r['diversity']:.3f} |")
+                     f"{r['frechet']:.2f} | {r['diversity']:.3f} |" + within)
     return "\n".join(lines)
 
 

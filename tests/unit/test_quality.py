@@ -222,6 +222,17 @@ def test_table_has_a_line_per_row_and_deltas_against_full_cfg():
     assert "| d | none | 28.0 | 30.0% | 0.930 | -0.020 | 0.0200 |" in table[6]
 
 
+def test_with_a_noise_floor_the_table_says_which_rows_are_at_full_cfgs_picture():
+    from quality.noise_floor import NoiseFloor
+
+    floor = NoiseFloor((0.95, 0.94), (1.0, 1.5))  # accuracy spread 0.01, Fréchet spread 0.5
+    rows = [row("full", 0.0, 0.95, FULL, drift=0.0), row("near", 0.3, 0.945, drift=0.005),
+            row("drifts", 0.4, 0.95, drift=0.02), row("loses", 0.5, 0.90, drift=0.005)]
+    table = markdown_table(rows, floor).splitlines()
+    assert table[0].endswith(" full CFG's picture |") and table[1].endswith(":---:|")
+    assert [line.rsplit("|", 2)[1].strip() for line in table[2:]] == ["yes", "yes", "no", "no"]
+
+
 def test_the_drift_front_and_the_same_picture_pick():
     rows = ROWS + [row("r", 0.4, 0.949, REUSE, drift=0.008), row("s", 0.45, 0.95, REUSE, drift=0.015),
                    row("t", 0.4, 0.95, REUSE, drift=0.009)]
