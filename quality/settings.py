@@ -90,6 +90,26 @@ class Setting:
         return self.estimate is None and self.full_cfg_after_switch
 
 
+def every_extrapolated(k: int) -> Setting:
+    """The pack alone: full CFG every k steps, reuse_extrapolated between."""
+    return Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
+                   {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED})
+
+
+def cache_alone_and_held(cache: StepCacheSetting) -> list[Setting]:
+    """A core cache alone under core CFGGuider, and under the pack with every rule off (its calls get the held
+    answer)."""
+    return [Setting(CACHE_ALONE, f"{cache.label} alone", cache=cache, core_guider=True),
+            Setting(CACHE_HELD, f"{cache.label}, held answer", {"step_cache": "coordinate"}, cache=cache)]
+
+
+def stacked(cache: StepCacheSetting, k: int, mode: str) -> Setting:
+    """A core cache and the pack's every k reuse_extrapolated, ``mode`` coordinate or independent."""
+    family = STACKED_COORDINATED if mode == "coordinate" else STACKED_INDEPENDENT
+    return Setting(family, f"{cache.label} + every {k}, {mode}",
+                   {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED, "step_cache": mode}, cache=cache)
+
+
 def reuse_settings(steps: int) -> list[Setting]:
     """keep = reuse and reuse_extrapolated against keep = cond on the same steps, the estimates the node does
     not offer (x0, FasterCache's frequency weighting), and the refresh."""
@@ -97,8 +117,7 @@ def reuse_settings(steps: int) -> list[Setting]:
     for k in (2, 3, 4, 5, 8, 10):
         out.append(Setting(EVERY_COND, f"every {k}, keep cond", {"cfg_every": k}))
         out.append(Setting(REUSE, f"every {k}, reuse", {"cfg_every": k, "keep": KEEP_REUSE}))
-        out.append(Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
-                           {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED}))
+        out.append(every_extrapolated(k))
     out += [Setting(REUSE, f"last {n}, reuse", {"cfg_truncate_steps": n, "keep": KEEP_REUSE})
             for n in sorted({steps // 4, steps // 2, 3 * steps // 4})]
     first = max(1, steps // 7)
@@ -189,8 +208,7 @@ def focused_settings(steps: int, with_core_override: bool) -> list[Setting]:
     settings = [Setting(FULL, "full CFG"), Setting(NO_CFG, "cfg 1", cfg_one=True)]
     settings += core_truncation_settings() if with_core_override else []
     settings += [Setting(LAST_N, f"last {n}", {"cfg_truncate_steps": n}) for n in sorted({steps // 4, steps // 2})]
-    settings += [Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
-                         {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED}) for k in (2, 3, 4, 8)]
+    settings += [every_extrapolated(k) for k in (2, 3, 4, 8)]
     settings += [Setting(REFRESH, f"refresh {threshold}",
                          {"cfg_trunc_ratio": 1 / steps, "keep": KEEP_REUSE, "reuse_refresh": threshold})
                  for threshold in (0.1, 0.2)]
@@ -203,22 +221,13 @@ def focused_cache_settings(nodes: tuple = tuple(FOCUSED_CACHE_THRESHOLDS)) -> li
     recommended threshold, coordinated with the pack (every 8, the recommendation, and every 4, the neighbour) and
     stacked blindly (independent, every 8)."""
     settings = [Setting(FULL, "full CFG")]
-    settings += [Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
-                         {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED})
-                 for k in (NEIGHBOUR_EVERY, RECOMMENDED_EVERY)]
+    settings += [every_extrapolated(k) for k in (NEIGHBOUR_EVERY, RECOMMENDED_EVERY)]
     for node in nodes:
         for threshold in FOCUSED_CACHE_THRESHOLDS[node]:
-            cache = StepCacheSetting(node, threshold)
-            settings.append(Setting(CACHE_ALONE, f"{cache.label} alone", cache=cache, core_guider=True))
-            settings.append(Setting(CACHE_HELD, f"{cache.label}, held answer", {"step_cache": "coordinate"},
-                                    cache=cache))
+            settings += cache_alone_and_held(StepCacheSetting(node, threshold))
         cache = StepCacheSetting(node, RECOMMENDED_THRESHOLD[node])
-        for family, mode, k in ((STACKED_COORDINATED, "coordinate", RECOMMENDED_EVERY),
-                                (STACKED_COORDINATED, "coordinate", NEIGHBOUR_EVERY),
-                                (STACKED_INDEPENDENT, "independent", RECOMMENDED_EVERY)):
-            settings.append(Setting(family, f"{cache.label} + every {k}, {mode}",
-                                    {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED, "step_cache": mode},
-                                    cache=cache))
+        settings += [stacked(cache, RECOMMENDED_EVERY, "coordinate"), stacked(cache, NEIGHBOUR_EVERY, "coordinate"),
+                     stacked(cache, RECOMMENDED_EVERY, "independent")]
     return settings
 
 
@@ -228,19 +237,12 @@ def cache_settings(nodes: tuple = tuple(CACHE_THRESHOLDS)) -> list[Setting]:
     pack's held answer), and each stacked with the pack, the cache deciding alone (independent) and coordinated
     with it."""
     settings = [Setting(FULL, "full CFG")]
-    settings += [Setting(REUSE_EXTRAPOLATED, f"every {k}, reuse_extrapolated",
-                         {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED}) for k in CACHE_EVERY]
+    settings += [every_extrapolated(k) for k in CACHE_EVERY]
     for node, thresholds in CACHE_THRESHOLDS.items():
         if node not in nodes:
             continue
         for threshold in thresholds:
             cache = StepCacheSetting(node, threshold)
-            settings.append(Setting(CACHE_ALONE, f"{cache.label} alone", cache=cache, core_guider=True))
-            settings.append(Setting(CACHE_HELD, f"{cache.label}, held answer", {"step_cache": "coordinate"},
-                                    cache=cache))
-            for k in CACHE_EVERY:
-                for family, mode in ((STACKED_INDEPENDENT, "independent"), (STACKED_COORDINATED, "coordinate")):
-                    settings.append(Setting(family, f"{cache.label} + every {k}, {mode}",
-                                            {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED, "step_cache": mode},
-                                            cache=cache))
+            settings += cache_alone_and_held(cache)
+            settings += [stacked(cache, k, mode) for k in CACHE_EVERY for mode in ("independent", "coordinate")]
     return settings

@@ -44,4 +44,4 @@ def lumina_truncates(sigma: float, cfg_trunc: float) -> bool:
     """Lumina-Image-2.0's own rule (models/model.py, ``forward_with_cfg``): full CFG ``if t[0] < cfg_trunc``, strict,
     with t a float32 tensor and cfg_trunc a Python float, which torch compares in float32 (cfg_trunc rounded to
     float32 first). The step whose t equals c runs the conditional branch alone."""
-    return not bool(_float32(lumina_time(sigma)) < cfg_trunc)
+    return not bool((1.0 - _float32(sigma)) < cfg_trunc)
