@@ -101,18 +101,42 @@ def save_lumina2(path: Path, **kwargs) -> Path:
 Z_IMAGE_TEXT_DIM = 2560  # Qwen3 4B hidden size, what Z-Image's cap_embedder takes
 
 
-def z_image_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) -> dict[str, torch.Tensor]:
-    """A Z-Image NextDiT state dict as ComfyUI 0.33's detection reads Z-Image (width 3840, 30 heads, its rope and
-    modulation, the pad tokens), ``layers`` deep. One layer (plus the four refiner layers) is ~1.8 GB in bf16."""
+def z_image_unet_config(dim: int = 3840, layers: int = 1) -> dict:
+    """The NextDiT arguments ComfyUI 0.33's detection gives a Z-Image file (model_detection.py: width 3840, heads of
+    128, its rope and modulation, the pad tokens), at ``dim`` wide and ``layers`` deep."""
+    return dict(patch_size=2, in_channels=16, dim=dim, n_layers=layers, n_heads=dim // 128, n_kv_heads=dim // 128,
+                qk_norm=True, cap_feat_dim=Z_IMAGE_TEXT_DIM, axes_dims=[32, 48, 48], axes_lens=[1536, 512, 512],
+                rope_theta=256.0, ffn_dim_multiplier=8.0 / 3.0, z_image_modulation=True, time_scale=1000.0,
+                pad_tokens_multiple=32)
+
+
+def z_image_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16,
+                       dim: int = 3840) -> dict[str, torch.Tensor]:
+    """A Z-Image NextDiT state dict as ComfyUI 0.33's detection reads Z-Image, ``layers`` deep. At the width detection
+    fixes (3840), one layer (plus the four refiner layers) is ~1.8 GB in bf16."""
     import comfy.ldm.lumina.model
     import comfy.ops
 
-    model = comfy.ldm.lumina.model.NextDiT(
-        patch_size=2, in_channels=16, dim=3840, n_layers=layers, n_heads=30, n_kv_heads=30, qk_norm=True,
-        cap_feat_dim=Z_IMAGE_TEXT_DIM, axes_dims=[32, 48, 48], axes_lens=[1536, 512, 512], rope_theta=256.0,
-        ffn_dim_multiplier=8.0 / 3.0, z_image_modulation=True, time_scale=1000.0, pad_tokens_multiple=32,
-        operations=comfy.ops.disable_weight_init)
+    model = comfy.ldm.lumina.model.NextDiT(**z_image_unet_config(dim, layers), operations=comfy.ops.disable_weight_init)
     return seeded_state_dict(model, seed, dtype)
+
+
+def narrow_z_image_model(dim: int = 256, layers: int = 1, seed: int = 0):
+    """A Z-Image model at a width detection would not give it, made as ``comfy.sd.load_diffusion_model`` makes the
+    detected one: core's ZImage supported-model class (its shift 3, its model class, its dtypes) on the narrower
+    config, the weights loaded through the model's own loader, in a ModelPatcher. Every layer and rule of the
+    architecture runs, at a fraction of the full width's time (0.5 s a call on 2 CPU cores at 3840)."""
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    config = comfy.supported_models.ZImage({"image_model": "lumina2", **z_image_unet_config(dim, layers)})
+    config.set_inference_dtype(torch.float32, None)
+    state = z_image_state_dict(layers, seed, dim=dim)
+    model = config.get_model(state, "")
+    model.load_model_weights(state, "")
+    return comfy.model_patcher.ModelPatcher(model, load_device=comfy.model_management.get_torch_device(),
+                                            offload_device=comfy.model_management.unet_offload_device())
 
 
 def save_z_image(path: Path, **kwargs) -> Path:

@@ -27,18 +27,23 @@ use_python() {
     PY=$host/.venv/bin/python
   else
     PY=$pack_root/.venv/bin/python
-    if [[ ! -x $PY ]] || ! "$PY" -c 'import torch' 2>/dev/null; then
+    if [[ ! -x $PY ]] || ! "$PY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)' 2>/dev/null; then
       echo "setting up $pack_root/.venv (torch and test tools, once)" >&2
       python3 -m venv "$pack_root/.venv"
       "$PY" -m pip install -q --disable-pip-version-check -r "$pack_root/requirements-dev.txt"
     fi
   fi
-  if ! "$PY" -c 'import torch' 2>/dev/null; then
+  # Looked up, not imported (importing them takes seconds on every run); a torch that is found but broken
+  # fails at the first import with its own error.
+  local missing
+  missing=$("$PY" -c 'import importlib.util as u, sys; print(*(m for m in sys.argv[1:] if u.find_spec(m) is None))' \
+    torch pytest hypothesis sklearn matplotlib xdist) || return 2
+  if [[ " $missing " == *" torch "* ]]; then
     echo "error: $PY cannot import torch; point TCFG_PYTHON at the Python that runs ComfyUI" >&2
     return 2
   fi
-  if ! "$PY" -c 'import pytest, hypothesis, sklearn, matplotlib' 2>/dev/null; then
-    echo "installing the test and benchmark tools (requirements-test.txt) into $PY's environment" >&2
+  if [[ -n $missing ]]; then
+    echo "installing the test and benchmark tools (requirements-test.txt: $missing missing) into $PY's environment" >&2
     "$PY" -m pip install -q --disable-pip-version-check -r "$pack_root/requirements-test.txt"
   fi
 }

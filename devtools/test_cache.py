@@ -5,10 +5,12 @@ inputs: the code that writes them, the ComfyUI version whose model
 classes make them, and torch's version (its random draws are the weights). A change to any of them gives a new key,
 so a stale file is never reused; the key's folders of older code on the same ComfyUI version are removed when a new
 one is made. Each file or folder is built beside its place and renamed into it, so an interrupted build leaves
-nothing that looks finished.
+nothing that looks finished; test processes running side by side (pytest-xdist's workers) take a lock, so one
+builds and the others wait for it.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -46,11 +48,15 @@ def cached(name: str, build: Callable[[Path], object]) -> Path:
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / VERSION_FILE).write_text(comfyui_version())
-    remove_stale(folder)
-    partial = folder / f".{name}.{os.getpid()}.partial"
-    build(partial)
-    os.replace(partial, target)
+    with open(folder / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when a build fails
+        if target.exists():  # built by another process while this one waited
+            return target
+        (folder / VERSION_FILE).write_text(comfyui_version())
+        remove_stale(folder)
+        partial = folder / f".{name}.{os.getpid()}.partial"
+        build(partial)
+        os.replace(partial, target)
     return target
 
 

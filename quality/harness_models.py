@@ -28,7 +28,7 @@ class HarnessModel:
     trainer: str  # the script that trains it
     pixel_span: float  # the range of its pictures' values: drift is mean |pixel - full CFG's pixel| / span
     shift: float  # ModelSamplingSD3's shift it is sampled with (the shapes model trained on sigmas shifted by 3)
-    make_judge: Callable[[], object]  # score(pictures, labels) -> Scores, describe() -> str; trains when made
+    make_judge: Callable[[], object]  # score(pictures, labels) -> Scores, describe() -> str
     about: str  # what the model is, for the report
     # The benchmark's default samples per class (its main grid, batched) and per class in its step-cache rows (each
     # image sampled alone): the shapes model's 64 tokens cost far more a sample than the digits model's one.

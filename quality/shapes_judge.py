@@ -4,10 +4,17 @@ It learns from the judge's own stream of real pictures (``shapes_data.JUDGE_DATA
 the real set (``REAL_DATA_SEED``), where about one picture in ten has a radius nearer the other size's: its
 accuracy on real pictures is well below 1, so a setting that loses layout or shape
 shows as lost accuracy instead of vanishing under a saturated judge. The Fréchet distance is taken in its
-last hidden layer (as FID takes it in Inception's), against the real set. Deterministic for a given torch
-version and thread count.
+last hidden layer (as FID takes it in Inception's), against the real set. Training is deterministic for a given
+torch version, thread count and CPU; its weights ship beside the harness models (``WEIGHTS``), because drawing
+its 20,000 pictures and training takes half a minute that every test run and benchmark would pay.
+
+Retrain them: ``python -m quality.shapes_judge`` (about 30 s on 2 cores; prints the digest to compare).
 """
 from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +26,8 @@ FEATURES = 32
 TRAIN_PER_CLASS = 2000
 EPOCHS = 4
 REAL_PER_CLASS = 200
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "shapes_judge.safetensors"
+DIGEST_KEY = "truncated_cfg.weights_sha256"
 
 
 class ShapesClassifier(torch.nn.Module):
@@ -43,18 +52,59 @@ def _flat(pictures: np.ndarray) -> np.ndarray:
     return np.asarray(pictures, dtype=np.float64).reshape(len(pictures), -1)
 
 
-class ShapesJudge:
-    """``data``: the pictures' module (shapes_data, or another of its interface: CLASSES, SIDE, draw, real_set,
-    balanced_labels and the JUDGE_DATA_SEED and REAL_DATA_SEED streams)."""
+def train_classifier(seed: int = 0, threads: int = 2, data=shapes_data, per_class: int = TRAIN_PER_CLASS,
+                     epochs: int = EPOCHS) -> ShapesClassifier:
+    """The judge's classifier trained from scratch on ``per_class`` pictures per class of the judge's stream."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gen = torch.Generator().manual_seed(data.JUDGE_DATA_SEED + seed)
+        labels = torch.as_tensor(data.balanced_labels(per_class))
+        pictures = data.draw(labels, gen)
+        torch.manual_seed(seed)  # the layers' own initialisation
+        model = ShapesClassifier(data.CLASSES)
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+        for _ in range(epochs):
+            order = torch.randperm(len(labels), generator=gen)
+            for batch in order.split(128):
+                loss = torch.nn.functional.cross_entropy(model(pictures[batch])[0], labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    finally:
+        torch.set_num_threads(before)
+    return model.eval().requires_grad_(False)
 
-    def __init__(self, seed: int = 0, threads: int = 2, data=shapes_data):
+
+def load_classifier(path: Path = WEIGHTS) -> ShapesClassifier:
+    """The shipped classifier, its tensors checked against the digest written beside them."""
+    import safetensors
+    import safetensors.torch
+
+    from .training import state_digest
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no shapes judge weights at {path}: write them with `python -m quality.shapes_judge "
+                                f"--out {path}`")
+    with safetensors.safe_open(str(path), "pt") as handle:
+        expected = (handle.metadata() or {}).get(DIGEST_KEY)
+    state = safetensors.torch.load_file(str(path))
+    if expected != state_digest(state):
+        raise ValueError(f"{path}: its tensors do not match the digest in its metadata ({expected}); the file is "
+                         "damaged or was edited: retrain it with `python -m quality.shapes_judge`")
+    model = ShapesClassifier()
+    model.load_state_dict(state)
+    return model.eval().requires_grad_(False)
+
+
+class ShapesJudge:
+    """``classifier``: the shipped one when left out (``train_classifier`` makes another). ``data``: the pictures'
+    module (shapes_data, or another of its interface: CLASSES, SIDE, draw, real_set, balanced_labels and the
+    JUDGE_DATA_SEED and REAL_DATA_SEED streams)."""
+
+    def __init__(self, classifier: ShapesClassifier | None = None, data=shapes_data):
         self.data = data
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            self.classifier = self._train(seed)
-        finally:
-            torch.set_num_threads(before)
+        self.classifier = classifier if classifier is not None else load_classifier()
         real, labels = data.real_set(REAL_PER_CLASS, data.REAL_DATA_SEED)
         logits, features = self._run(real)
         # ReLU units that never fire on a real picture carry no distance and make the covariance singular.
@@ -66,22 +116,6 @@ class ShapesJudge:
         # The floor for frechet: two real sets of the same size.
         other, _ = data.real_set(REAL_PER_CLASS, data.REAL_DATA_SEED + 1)
         self.real_frechet = frechet_distance(self._run(other)[1], self.real_features)
-
-    def _train(self, seed: int) -> ShapesClassifier:
-        gen = torch.Generator().manual_seed(self.data.JUDGE_DATA_SEED + seed)
-        labels = torch.as_tensor(self.data.balanced_labels(TRAIN_PER_CLASS))
-        pictures = self.data.draw(labels, gen)
-        torch.manual_seed(seed)  # the layers' own initialisation
-        model = ShapesClassifier(self.data.CLASSES)
-        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-        for _ in range(EPOCHS):
-            order = torch.randperm(len(labels), generator=gen)
-            for batch in order.split(128):
-                loss = torch.nn.functional.cross_entropy(model(pictures[batch])[0], labels[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-        return model.eval().requires_grad_(False)
 
     def _run(self, pictures) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
@@ -115,3 +149,37 @@ class ShapesJudge:
         present = [c for c in range(self.data.CLASSES) if (labels == c).sum() >= 2]
         diversity = float(np.mean([mean_pairwise_distance(rows[labels == c]) / self.real_spread[c] for c in present]))
         return Scores(accuracy, frechet, diversity)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Train the shapes judge's classifier and write its weights.")
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="pinned: float sums depend on the thread count")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing: retrain and say whether the result equals the shipped weights")
+    args = parser.parse_args(argv)
+    import safetensors.torch
+
+    from .training import state_digest
+
+    classifier = train_classifier(args.seed, args.threads)
+    state = {k: v.contiguous() for k, v in classifier.state_dict().items()}
+    if args.check:
+        shipped = state_digest(load_classifier().state_dict())
+        same = shipped == state_digest(state)
+        print(f"retrained: {state_digest(state)}\nshipped:   {shipped}\n" + (
+            "equal" if same else "different (the digest depends on torch's version, the thread count and the CPU)"))
+        return 0 if same else 1
+    meta = {DIGEST_KEY: state_digest(state), "truncated_cfg.trained_with": (
+        f"python -m quality.shapes_judge --seed {args.seed} --threads {args.threads}; {TRAIN_PER_CLASS} pictures per "
+        f"class, {EPOCHS} epochs; torch {torch.__version__}")}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file(state, str(args.out), metadata=meta)
+    judge = ShapesJudge(classifier)
+    print(f"wrote {args.out}, weights sha256 {meta[DIGEST_KEY]}; it reads {judge.real_accuracy:.3f} of the real set")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -38,3 +38,25 @@ def test_the_key_follows_the_code_that_writes_the_files(tmp_path, monkeypatch):
     monkeypatch.setattr(test_cache, "PACK_ROOT", tmp_path)
     monkeypatch.setattr(test_cache, "SOURCES", ("checkpoints.py",))
     assert test_cache.content_key() != before
+
+
+def test_processes_side_by_side_build_once_and_the_others_wait_for_it(tmp_path, monkeypatch):
+    """pytest-xdist's workers ask for the same tree at once: one builds, the others get its result."""
+    import threading
+    import time
+
+    monkeypatch.setattr(test_cache, "CACHE_ROOT", tmp_path)
+    builds, results = [], []
+
+    def build(path):
+        builds.append(path)
+        time.sleep(0.3)  # long enough for the others to arrive while it builds
+        path.write_text("weights")
+
+    workers = [threading.Thread(target=lambda: results.append(test_cache.cached("model.safetensors", build)))
+               for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(builds) == 1 and len(set(results)) == 1 and results[0].read_text() == "weights"

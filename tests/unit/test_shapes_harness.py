@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from quality import digits_data, shapes_data
-from quality.shapes_judge import ShapesJudge
+from quality.shapes_judge import (DIGEST_KEY, WEIGHTS, ShapesClassifier, ShapesJudge, load_classifier,
+                                  train_classifier)
+from quality.training import state_digest
 
 
 def test_pictures_round_trip_through_a_sixty_four_token_latent():
@@ -54,7 +56,38 @@ def test_class_prompts_are_orthogonal_to_each_other_and_to_the_digits_prompts():
 
 @pytest.fixture(scope="module")
 def judge():
-    return ShapesJudge()
+    return ShapesJudge()  # the shipped classifier (quality/weights/shapes_judge.safetensors)
+
+
+def test_the_judge_training_is_deterministic_and_learns_on_a_tiny_set():
+    """The training itself on 10 pictures per class (one batch an epoch, 12 epochs); the full run (2000 per class,
+    4 epochs) is `python -m quality.shapes_judge --check`, which retrains and compares with the shipped weights."""
+    first, second = (train_classifier(threads=1, per_class=10, epochs=12) for _ in range(2))
+    assert state_digest(first.state_dict()) == state_digest(second.state_dict())
+    # Its own training pictures (the judge's stream from its start) and the same layers before training.
+    labels = torch.as_tensor(shapes_data.balanced_labels(10))
+    pictures = shapes_data.draw(labels, torch.Generator().manual_seed(shapes_data.JUDGE_DATA_SEED))
+    torch.manual_seed(0)
+    untrained = ShapesClassifier()
+
+    def loss(model):
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(model(pictures)[0], labels).item()
+
+    assert loss(first) < 0.95 * loss(untrained)
+
+
+def test_the_shipped_weights_are_checked_against_their_digest(tmp_path):
+    import safetensors.torch
+
+    state = safetensors.torch.load_file(str(WEIGHTS))
+    state["head.bias"] = state["head.bias"] + 1
+    damaged = tmp_path / "judge.safetensors"
+    safetensors.torch.save_file(state, str(damaged), metadata={DIGEST_KEY: "0" * 64})
+    with pytest.raises(ValueError, match="do not match the digest in its metadata"):
+        load_classifier(damaged)
+    with pytest.raises(FileNotFoundError, match="python -m quality.shapes_judge"):
+        load_classifier(tmp_path / "missing.safetensors")
 
 
 def test_the_judge_reads_real_pictures_well_but_not_perfectly(judge):
