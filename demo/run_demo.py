@@ -1,11 +1,12 @@
 """The pack's main job on an embedded default, through ComfyUI's real executor.
 
-Builds (or reuses, under out/comfy/) a small models/ tree with the file names of the example
-workflows, starts ComfyUI with the pack, and runs every example workflow with full CFG on every
-step and as published (truncated or reusing guidance), after a short warm-up that loads its models;
-``--rounds`` interleaves more rounds and keeps the best, for timings on a busy machine.
-Prints, per run, steps, truncated and reused steps, model calls, the whole graph's time and
-the sampling's alone, and the savings; the images and videos land in out/comfy/output/.
+Builds (or reuses: devtools/test_cache.py keeps it outside the checkout, shared with the tests) a small
+models/ tree with the file names of the example workflows, links it into out/comfy/, starts ComfyUI with
+the pack, and runs every example workflow with full CFG on every step and as published (truncated or
+reusing guidance), after a short warm-up that loads its models; ``--rounds`` interleaves more rounds and
+keeps the best, for timings on a busy machine. Prints, per run, steps, truncated and reused steps, model
+calls, the whole graph's time and the sampling's alone, and the savings; the images and videos land in
+out/comfy/output/. Prints its own time at the end.
 
 The models are real ComfyUI architectures with random weights and the text encoders are stand-ins
 (real ones cannot be built here), so the pictures are noise: the numbers show what truncation
@@ -13,12 +14,8 @@ does to the work, not to quality. Then the pack's digits model (quality/weights)
 pictures, runs through the Truncated CFG Guider with full CFG, truncated, reusing guidance and at
 cfg 1; an independent judge scores each run and a grid of samples lands in out/digits_samples.png.
 
-usage: python demo/run_demo.py [--steps 20] [--side 64] [--wan-side 128] [--wan-frames 5] [--rounds 1]
-                              [--unet-dtype bf16|fp32] [--workflows NAME,...]
-
-The diffusion models run in bf16 (ComfyUI's --bf16-unet) by default: on a CPU with bf16 instructions the
-full-width Z-Image stand-in's matrix products run about 3.7 times faster than in fp32 (measured here), and the
-table's ratios follow the model calls either way.
+usage: python demo/run_demo.py [--steps 12] [--side 64] [--wan-side 64] [--wan-frames 5] [--rounds 1]
+                              [--workflows NAME,...]
 """
 from __future__ import annotations
 
@@ -47,6 +44,12 @@ def reseeded(prompt: dict, offset: int) -> dict:
     return changed
 
 
+def model_files(prompt: dict) -> set:
+    """The model files a graph loads (every input naming a .safetensors file)."""
+    return {value for node in prompt.values() for value in node["inputs"].values()
+            if isinstance(value, str) and value.endswith(".safetensors")}
+
+
 def saved_under(prompt: dict, folder: str) -> dict:
     """The same graph saving its outputs under ``folder``/ (the warm-up's, apart from the measured ones)."""
     changed = copy.deepcopy(prompt)
@@ -56,16 +59,32 @@ def saved_under(prompt: dict, folder: str) -> dict:
     return changed
 
 
+def link_model_tree(base: Path) -> None:
+    """``base``/models as a link to the models/ tree the tests share (built once per content), and the start image."""
+    import shutil
+
+    from devtools import model_tree
+    from devtools.test_cache import cached_model_tree
+
+    tree, models = cached_model_tree(), base / "models"
+    if models.is_symlink():
+        models.unlink()
+    elif models.exists():  # a tree an earlier main job built here: the shared one replaces it
+        shutil.rmtree(models)
+    models.parent.mkdir(parents=True, exist_ok=True)
+    models.symlink_to(tree, target_is_directory=True)
+    model_tree.write_start_image(base / "input" / model_tree.START_IMAGE)
+    print(f"  {models} -> {tree}", flush=True)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=20, help="sampling steps per run")
+    parser.add_argument("--steps", type=int, default=12, help="sampling steps per run")
     parser.add_argument("--side", type=int, default=64, help="Lumina 2 image size in pixels")
-    parser.add_argument("--wan-side", type=int, default=128, help="Wan video frame size in pixels")
+    parser.add_argument("--wan-side", type=int, default=64, help="Wan video frame size in pixels")
     parser.add_argument("--wan-frames", type=int, default=5, help="Wan video frames (1 + 4k)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="interleaved full / published rounds; the best is kept (2 or more for timings)")
-    parser.add_argument("--unet-dtype", choices=["bf16", "fp32"], default="bf16",
-                        help="the diffusion models' weights and compute (ComfyUI's --bf16-unet; fp32: its CPU default)")
     parser.add_argument("--workflows", default="",
                         help="comma-separated example workflow names to run (default: every one)")
     args = parser.parse_args(argv)
@@ -85,15 +104,14 @@ def main(argv=None) -> int:
     if host is None:
         print(f"error: {reason}", file=sys.stderr)
         return 2
-    from devtools import model_tree
     from devtools.comfy_server import ComfyServer
     from devtools.workflow_runs import load_api, run, shrink, without_truncation
     from devtools.workflow_specs import not_on_this_host
 
-    print(f"building or reusing the small models in {WORK_DIR / 'models'} ...", flush=True)
-    model_tree.build(WORK_DIR / "models", WORK_DIR / "input")
-    server = ComfyServer(host, WORK_DIR, arguments=("--bf16-unet",) if args.unet_dtype == "bf16" else ()).start()
-    results = {}
+    print("building or reusing the small models ...", flush=True)
+    link_model_tree(WORK_DIR)
+    server = ComfyServer(host, WORK_DIR).start()
+    results, loaded = {}, set()
     try:
         for name in args.workflows:
             reason = not_on_this_host(name)
@@ -105,9 +123,11 @@ def main(argv=None) -> int:
             published = shrink(load_api(name), args.steps, *size)
             full = without_truncation(published)
             # Warm-up: the same graph at a quarter of the steps (at least 5: both Wan experts run) loads every model,
-            # so every measured run finds them loaded.
-            warm_up = without_truncation(shrink(load_api(name), min(args.steps, max(5, args.steps // 4)), *size))
-            run(server, saved_under(reseeded(warm_up, 1000), "warmup"))
+            # so every measured run finds them loaded; not needed where the last workflow loaded the same files.
+            if model_files(published) != loaded:
+                warm_up = without_truncation(shrink(load_api(name), min(args.steps, max(5, args.steps // 4)), *size))
+                run(server, saved_under(reseeded(warm_up, 1000), "warmup"))
+                loaded = model_files(published)
             # A workflow published at full CFG (Qwen-Image's official rescale) is the same prompt twice: ComfyUI
             # would answer the second from its cache, so it runs once and both rows show that run.
             variants = (("full CFG", full),) if full == published else (("full CFG", full), ("published", published))
@@ -131,7 +151,7 @@ def print_table(results: dict, args, host: Path) -> None:
     rounds = (f"best of {args.rounds} interleaved rounds" if args.rounds > 1
               else "one round (--rounds 2 or more for timings)")
     print(f"\n{args.steps} steps; Lumina 2 at {args.side} px, Wan at {args.wan_side} px x {args.wan_frames} frames; "
-          f"ComfyUI {host_version(host)} at {host}; small random-weight models in {args.unet_dtype} on this machine; "
+          f"ComfyUI {host_version(host)} at {host}; small random-weight models on this machine; "
           f"{rounds}\n")
     header = (f"{'workflow':36} {'run':10} {'steps':>5} {'trunc':>5} {'reused':>6} {'model calls':>11} {'graph s':>8} "
               f"{'sampling s':>10} {'saved':>6} {'sampling time':>13}")

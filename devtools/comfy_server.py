@@ -76,12 +76,10 @@ class ComfyServer:
     pack_folder = "ComfyUI-TruncatedCFG"  # the pack's folder in custom_nodes/ (its web files: /extensions/<it>/)
 
     def __init__(self, host: Path, base: Path, stand_in_text_encoder: bool = True, other_packs: tuple = (),
-                 env: dict | None = None, arguments: tuple = ()):
+                 env: dict | None = None):
         """``other_packs``: custom node folders copied into custom_nodes/ beside the pack (copied: some write into
-        their own folder, as ComfyUI-Distributed its gpu_config.json); ``env``: variables set for this server;
-        ``arguments``: more of main.py's command line (``--bf16-unet``, ...)."""
+        their own folder, as ComfyUI-Distributed its gpu_config.json); ``env``: variables set for this server."""
         self.host, self.base, self.port = host, base, free_port()
-        self.arguments = tuple(arguments)
         self.stand_in_text_encoder = stand_in_text_encoder
         self.other_packs, self.env = tuple(Path(p) for p in other_packs), dict(env or {})
         self.log_path = base / "server.log"
@@ -107,7 +105,7 @@ class ComfyServer:
             (custom / STAND_IN_TEXT_ENCODER.name).symlink_to(STAND_IN_TEXT_ENCODER)
         command = [sys.executable, str(self.host / "main.py"), "--cpu", "--listen", "127.0.0.1",
                    "--port", str(self.port), "--disable-auto-launch", "--base-directory", str(self.base),
-                   "--database-url", "sqlite:///:memory:", *self.arguments]
+                   "--database-url", "sqlite:///:memory:"]
         if os.environ.get("TCFG_FRONTEND_ROOT"):
             command += ["--front-end-root", os.environ["TCFG_FRONTEND_ROOT"]]
         self.log = open(self.log_path, "w")

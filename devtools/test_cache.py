@@ -1,4 +1,4 @@
-"""The big files the host tier builds (the demo's models/ tree, with its full-width Z-Image and Qwen-Image
+"""The big files the host tier and the main job build (the models/ tree, with its full-width Z-Image and Qwen-Image
 checkpoints), built once and kept outside the checkout, so that a fresh clone on the same machine (CI's) reuses them:
 under $TCFG_TEST_CACHE, else $XDG_CACHE_HOME/truncated-cfg/test-models (~/.cache/...). Keyed by their content's
 inputs: the code that writes them, the ComfyUI version whose model

@@ -68,6 +68,17 @@ def test_demo_reseeds_every_sampler_so_the_cache_cannot_skip_it():
         assert seeds and all(after == before + 1000 for before, after in seeds)
 
 
+def test_demo_warms_up_only_where_a_workflow_loads_other_files_than_the_last():
+    spec = importlib.util.spec_from_file_location("run_demo", PACK_ROOT / "demo" / "run_demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    files = {name: demo.model_files(load_api(name)) for name in NAMES}
+    assert files["z_image_t2i_truncated_cfg"] == files["z_image_t2i_reuse_cfg"]
+    assert "z_image_bf16.safetensors" in files["z_image_t2i_reuse_cfg"]
+    assert files["wan22_t2v_a14b_reuse_cfg"] != files["wan22_i2v_a14b_truncated_cfg"]  # other experts
+    assert files["lumina2_t2i_truncated_cfg"] != files["z_image_t2i_truncated_cfg"]
+
+
 def logged(ledger) -> str:
     """The line the pack logs after a run (nodes/truncation.py), for this ledger."""
     return f"[Truncated CFG] {ledger.summary()}; sampling 3.00 s"
