@@ -220,11 +220,17 @@ class TruncationController:
             asked = tuple(b for b, c in zip(BOTH, conds, strict=True) if c is not None)
             active.reached.clear()
             active.evaluating = True
-            call = {**args, "conds": conds}
+            call = dict(args)
+            def evaluate_one_model(branch_conds):
+                return (previous({**call, "conds": branch_conds}) if previous is not None else
+                        comfy.samplers.calc_cond_batch(args["model"], branch_conds, args["input"], args["sigma"],
+                                                       args["model_options"]))
+
+            # A guider with its negative branch on a second model (guider.py) evaluates each branch on its own.
+            two_models = getattr(guider, "evaluate", None)
             try:
-                outputs = (previous(call) if previous is not None else
-                           comfy.samplers.calc_cond_batch(args["model"], conds, args["input"], args["sigma"],
-                                                          args["model_options"]))
+                outputs = (two_models(evaluate_one_model, conds, args["input"], args["sigma"], args["model_options"])
+                           if two_models is not None else evaluate_one_model(conds))
             finally:
                 active.evaluating = False
             ran, cached = active.ran_and_cached(asked)

@@ -18,7 +18,7 @@ if browser.missing():
 
 POLICY_WIDGETS = [row.name for row in INPUTS] + ["truncated_cfg_strip"]
 NODES = {
-    "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative"],
+    "TruncatedCFGGuider": ("Truncated CFG Guider", ["model", "positive", "negative", "model_negative"],
                            ["cfg"] + POLICY_WIDGETS),
     "TruncatedCFGModelPatch": ("Truncated CFG (model patch)", ["model"], POLICY_WIDGETS),
     "TruncatedCFGRenorm": ("CFG Renorm", ["model"], ["renorm_cfg", "mode"]),

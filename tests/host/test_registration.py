@@ -20,8 +20,11 @@ EXPECTED = {
     "TruncatedCFGWanA14BExperts": "Wan A14B Experts",
 }
 # The truncation inputs in the table's order (tests/unit/test_rules.py pins the released ones' places).
-GUIDER_INPUTS = ["model", "positive", "negative", "cfg"] + [row.name for row in INPUTS if row.required]
+GUIDER_INPUTS = ["model", "positive", "cfg"] + [row.name for row in INPUTS if row.required]
 OPTIONAL = [row.name for row in INPUTS if not row.required]
+# The guider's own optional inputs: the negative prompt (optional with a negative model, as core's DualModelGuider)
+# and the negative model, around the policy's.
+GUIDER_OPTIONAL = ["negative"] + OPTIONAL + ["model_negative"]
 
 
 def load_pack(caplog):
@@ -47,9 +50,9 @@ def test_inputs_are_named_as_the_design_and_every_one_has_a_tooltip(caplog):
     load_pack(caplog)
     infos = {node_id: nodes.NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES() for node_id in EXPECTED}
     guider = infos["TruncatedCFGGuider"]
-    assert list(guider["required"]) == GUIDER_INPUTS and list(guider["optional"]) == OPTIONAL
+    assert list(guider["required"]) == GUIDER_INPUTS and list(guider["optional"]) == GUIDER_OPTIONAL
     patch = infos["TruncatedCFGModelPatch"]
-    assert list(patch["required"]) == ["model"] + GUIDER_INPUTS[4:] and list(patch["optional"]) == OPTIONAL
+    assert list(patch["required"]) == ["model"] + GUIDER_INPUTS[3:] and list(patch["optional"]) == OPTIONAL
     assert list(infos["TruncatedCFGRenorm"]["required"]) == ["model", "renorm_cfg", "mode"]
     assert list(infos["TruncatedCFGLumina2Loader"]["required"]) == ["unet_name", "clip_name", "vae_name", "shift",
                                                                     "weight_dtype"]
@@ -79,7 +82,10 @@ def test_the_rules_most_users_set_show_and_the_rest_fold_behind_the_advanced_tog
     assert folded == ({row.name for row in INPUTS if row.advanced} if FOLDS_ADVANCED else set())
     if FOLDS_ADVANCED:
         assert {"cfg", "cfg_truncate_steps", "cfg_trunc_ratio", "keep", "cfg_every"}.isdisjoint(folded)
-        assert len(specs) - len(folded) <= 10
+        sockets = {name for section in ("required", "optional") for name, spec in guider.get(section, {}).items()
+                   if spec[0] in ("MODEL", "CONDITIONING")}
+        assert sockets == {"model", "positive", "negative", "model_negative"}
+        assert len(specs) - len(sockets) - len(folded) <= 7  # the widgets shown: cfg and six rules
 
 
 def test_a_host_older_than_supported_gets_one_warning_and_the_nodes_still_load(caplog, monkeypatch):
