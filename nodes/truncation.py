@@ -174,6 +174,10 @@ class TruncationController:
         ledger = run.finish()
         self.history.append(ledger)
         log.info("%s %s; sampling %.2f s", LOG_PREFIX, ledger.summary(), seconds)
+        if getattr(guider, "negative_patcher", None) is not None:  # the guider's model_negative (guider.py)
+            log.info("%s the negative model ran %d model calls (core's DualModelGuider: %d), the model %d",
+                     LOG_PREFIX, ledger.negative_calls, ledger.negative_calls_core,
+                     ledger.model_calls - ledger.negative_calls)
         if reporter is not None:
             reporter.finish(ledger, seconds)
         return output

@@ -34,6 +34,7 @@ class StepRecord:
     model_calls: int = 0  # model calls the network ran in this step
     model_calls_cached: int = 0  # model calls the plan asked for that a step cache answered instead
     model_calls_core: int = 0  # what ComfyUI's CFGGuider would have run for this step's sampler calls
+    negative_calls: int = 0  # of model_calls, the negative branch's (a second model's, with model_negative)
     full: Optional[bool] = None  # None until the sampler calls the model in this step
     planned: Optional[str] = None  # the kind of its latest call (plan.py)
     kept: Optional[str] = None  # on truncated steps: the keep mode's name
@@ -84,6 +85,15 @@ class Ledger:
     @property
     def model_calls_core(self) -> int:
         return sum(s.model_calls_core for s in self.steps)
+
+    @property
+    def negative_calls(self) -> int:
+        return sum(s.negative_calls for s in self.steps)
+
+    @property
+    def negative_calls_core(self) -> int:
+        """The negative branch's calls under core: one per sampler call it guides (none at scale 1)."""
+        return self.model_calls_core - self.sampler_calls
 
     @property
     def model_calls_saved(self) -> int:

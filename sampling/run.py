@@ -16,7 +16,7 @@ from .guidance import agreement, difference_norm, relative_change
 from .held import HeldOutputs, guided_at
 from .keep import KeepMode, Truncation
 from .ledger import Ledger
-from .plan import BOTH, CallPlan, core_calls
+from .plan import BOTH, NEGATIVE, CallPlan, core_calls
 from .policy import TruncationPolicy
 from .rules import cfg_schedule_scales, scheduled_scale
 from .schedule import schedule_values, step_count, step_of_sigma
@@ -170,6 +170,7 @@ class TruncationRun:
         rec = self.ledger.steps[plan.step]
         rec.sampler_calls += 1
         rec.model_calls += len(ran)
+        rec.negative_calls += NEGATIVE in ran
         rec.model_calls_cached += len(cached)
         rec.model_calls_core += plan.core_calls
         rec.full = plan.full

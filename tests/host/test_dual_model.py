@@ -80,12 +80,19 @@ def test_every_rule_off_equals_core_s_two_model_loop_on_every_host(wan_model, ne
                                               sigmas), expected)
 
 
-def test_a_truncated_step_never_calls_the_negative_model(wan_model, negative_model, wan_conds):
+def test_a_truncated_step_never_calls_the_negative_model(wan_model, negative_model, wan_conds, caplog):
+    import logging
+
     sigmas = schedule(wan_model)
     guider = dual_guider(wan_model, negative_model, wan_conds, cfg_truncate_steps=3)
     assert isinstance(guider, TruncatedDualModelGuider)
-    got, positive_rows, negative_rows = rows_per_model(wan_model, negative_model, guider, 2, sigmas)
+    with caplog.at_level(logging.INFO):
+        got, positive_rows, negative_rows = rows_per_model(wan_model, negative_model, guider, 2, sigmas)
     ledger = guider.controller.last_ledger
+    # Each model's calls, counted by the ledger and said in the log.
+    assert (ledger.negative_calls, ledger.negative_calls_core) == (STEPS - 3, STEPS)
+    assert (f"the negative model ran {STEPS - 3} model calls (core's DualModelGuider: {STEPS}), the model {STEPS}"
+            in caplog.text)
     assert ledger.truncated_steps == [5, 6, 7] and torch.isfinite(got).all()
     assert positive_rows == 2 * STEPS and negative_rows == 2 * (STEPS - 3)
     assert ledger.model_calls == STEPS + (STEPS - 3) and ledger.model_calls_core == 2 * STEPS

@@ -106,6 +106,9 @@ def test_every_call_gets_one_plan_and_is_counted(schedule, n, ratio, calls):
     ledger = run.finish()
     assert ledger.sampler_calls == len(calls)
     assert ledger.model_calls == sum(2 if s.full else 1 for s in ledger.steps for _ in range(s.sampler_calls))
+    # Keeping cond, the negative branch runs on full calls only; core would run it on every call (cfg is not 1).
+    assert ledger.negative_calls == sum(s.sampler_calls for s in ledger.steps if s.full)
+    assert ledger.negative_calls_core == len(calls)
 
 
 @settings(max_examples=200, deadline=None)
