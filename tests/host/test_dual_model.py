@@ -126,3 +126,26 @@ def test_at_cfg_1_the_negative_model_is_never_loaded_or_called(wan_model, negati
                                         **ALL_OFF).result[0]
     _, positive_rows, negative_rows = rows_per_model(wan_model, negative_model, guider, 1, sigmas)
     assert positive_rows == STEPS and negative_rows == 0
+
+
+@pytest.mark.parametrize("override_cfg", [1.0, 3.0])
+def test_core_s_cfg_override_on_the_model_as_in_core_s_ideogram_blueprint(wan_model, negative_model, wan_conds,
+                                                                          override_cfg):
+    """CFGOverride over the last part of the schedule on the positive model (core's Ideogram 4 blueprint: cfg 3 over
+    0.7-1.0); at cfg 1 its steps run the positive model alone. Equal to core's DualModelGuider on the same graph bit
+    for bit, and each model's calls counted."""
+    nodes_custom_sampler = pytest.importorskip("comfy_extras.nodes_custom_sampler")
+    if not hasattr(nodes_custom_sampler, "DualModelGuider"):
+        pytest.skip("this ComfyUI has neither DualModelGuider nor CFGOverride (core added them in 0.33)")
+    overridden = nodes_custom_sampler.CFGOverride.execute(wan_model, override_cfg, 0.5, 1.0).result[0]
+    sigmas = schedule(wan_model)
+    core = nodes_custom_sampler.DualModelGuider.execute(overridden, wan_conds[0], CFG, model_negative=negative_model,
+                                                        negative=wan_conds[1]).result[0]
+    with count_rows(negative_model) as core_negative_rows:
+        expected = sample_custom_advanced(core, "euler", 1, sigmas)
+    guider = dual_guider(overridden, negative_model, wan_conds)
+    got, positive_rows, negative_rows = rows_per_model(overridden, negative_model, guider, 1, sigmas)
+    assert torch.equal(got, expected)
+    ledger = guider.controller.last_ledger
+    assert negative_rows == sum(core_negative_rows) == ledger.negative_calls == ledger.negative_calls_core
+    assert positive_rows == STEPS and (negative_rows < STEPS) == (override_cfg == 1.0)
