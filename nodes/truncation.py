@@ -310,8 +310,3 @@ def patch_model(model, policy: TruncationPolicy, node_id: Optional[str] = None, 
     patched = model.clone()
     controller.install(patched)
     return patched, controller
-
-
-def controller_of(model_patcher) -> Optional[TruncationController]:
-    """The controller a model patched by this pack carries, for ledgers and tests; None if unpatched."""
-    return model_patcher.get_attachment(PATCH_KEY)

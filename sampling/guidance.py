@@ -13,11 +13,6 @@ from typing import Callable
 import torch
 
 
-def cfg(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:
-    """Plain classifier-free guidance, in the operation order ComfyUI's cfg_function uses."""
-    return uncond + (cond - uncond) * scale
-
-
 def per_sample(sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """ComfyUI's sigma (one value per sample, or a single value) shaped to broadcast against ``like``."""
     sigma = sigma.to(like.device, torch.float32).reshape(-1)

@@ -11,6 +11,7 @@ from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAd
 from sampling.rules import OFF as ALL_OFF
 from truncated_cfg.nodes.guider import TruncatedCFGGuider
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch
+from truncated_cfg.nodes.truncation import PATCH_KEY
 
 SEED = 7
 STEPS = 8
@@ -54,6 +55,11 @@ def truncated_guider(model, conds, cfg: float = CFG, **policy):
 def patched_model(model, **policy):
     """The Truncated CFG (model patch) node's output: every rule off but those given."""
     return TruncatedCFGModelPatch.execute(model, **{**ALL_OFF, **policy}).result[0]
+
+
+def controller_of(model_patcher):
+    """The controller a model patched by the pack carries (its ledgers); None if unpatched."""
+    return model_patcher.get_attachment(PATCH_KEY)
 
 
 def design_step(sigmas, sigma: float) -> int:

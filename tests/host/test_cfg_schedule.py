@@ -13,7 +13,7 @@ from sampling_support import (CFG, count_rows, design_step, ksampler, patched_mo
 
 from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
-from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+from sampling_support import controller_of  # noqa: E402
 
 STEPS = 6
 SCALES = [5.0, 3.5, 1.0, 2.0, 1.0]  # the last holds for step 5

@@ -17,7 +17,7 @@ from sampling_support import (CFG, count_rows, ksampler, patched_model, sample_c
 
 from devtools.core_nodes import cfg_guider  # noqa: E402
 from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
-from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+from sampling_support import controller_of  # noqa: E402
 
 STEPS = 6
 CFGOverride = getattr(comfy_extras.nodes_custom_sampler, "CFGOverride", None)

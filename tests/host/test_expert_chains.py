@@ -16,7 +16,7 @@ from sampling_support import count_rows, ksampler, patched_model  # noqa: E402
 from devtools.checkpoints import wan_conditioning  # noqa: E402
 from devtools.core_nodes import with_step_cache  # noqa: E402
 from truncated_cfg.nodes.models.wan_a14b import WanA14BExperts  # noqa: E402
-from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+from sampling_support import controller_of  # noqa: E402
 
 CONDS = (wan_conditioning(1), wan_conditioning(2))
 STEPS = 8

@@ -15,7 +15,7 @@ from sampling_support import (CFG, SEED, STEPS, CfgSpy, ksampler, latent, patche
                               sample_custom_advanced, schedule, truncated_guider)
 from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 
-from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+from sampling_support import controller_of  # noqa: E402
 
 
 class Boom(RuntimeError):

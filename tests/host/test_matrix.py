@@ -18,7 +18,7 @@ import comfy.utils  # noqa: E402
 from sampling_support import SEED, count_rows, latent, sample_custom_advanced, truncated_guider  # noqa: E402
 
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
-from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+from sampling_support import controller_of  # noqa: E402
 
 STEPS = 4
 TRUNCATE = 2  # the last two of four steps

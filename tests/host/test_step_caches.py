@@ -19,7 +19,7 @@ from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 from quality.settings import StepCacheSetting  # noqa: E402
 from quality.sweep import with_step_cache  # noqa: E402
 from truncated_cfg.nodes.step_caches import easycache  # noqa: E402
-from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+from sampling_support import controller_of  # noqa: E402
 
 CACHES = ("EasyCache", "LazyCache")
 # Thresholds high enough that the tiny random model's caches skip within 8 steps, from the first step on.

@@ -21,7 +21,7 @@ from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 
 from truncated_cfg.nodes.guider import TruncatedCFGGuider  # noqa: E402
 from truncated_cfg.nodes.model_patch import TruncatedCFGModelPatch  # noqa: E402
-from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+from sampling_support import controller_of  # noqa: E402
 
 SAMPLERS = ["euler", "heun", "dpmpp_2m", "dpmpp_2s_ancestral", "res_multistep", "uni_pc", "euler_cfg_pp"]
 PLAIN_SAMPLERS = [s for s in SAMPLERS if not s.endswith("_cfg_pp")]

@@ -17,7 +17,7 @@ from sampling_support import SEED, full_steps, latent, patched_model  # noqa: E4
 
 from devtools.checkpoints import wan_conditioning  # noqa: E402
 from truncated_cfg.nodes.models.expert_routing import experts_of  # noqa: E402
-from truncated_cfg.nodes.truncation import controller_of  # noqa: E402
+from sampling_support import controller_of  # noqa: E402
 from truncated_cfg.nodes.models.wan_a14b import WanA14BExperts  # noqa: E402
 from truncated_cfg.sampling.experts import first_low_noise_step  # noqa: E402
 
