@@ -124,10 +124,11 @@ def main(argv=None) -> int:
             full = without_truncation(published)
             # Warm-up: the same graph at a quarter of the steps (at least 5: both Wan experts run) loads every model,
             # so every measured run finds them loaded; not needed where the last workflow loaded the same files.
-            if model_files(published) != loaded:
+            files = model_files(published)
+            if files != loaded:
                 warm_up = without_truncation(shrink(load_api(name), min(args.steps, max(5, args.steps // 4)), *size))
                 run(server, saved_under(reseeded(warm_up, 1000), "warmup"))
-                loaded = model_files(published)
+                loaded = files
             # A workflow published at full CFG (Qwen-Image's official rescale) is the same prompt twice: ComfyUI
             # would answer the second from its cache, so it runs once and both rows show that run.
             variants = (("full CFG", full),) if full == published else (("full CFG", full), ("published", published))

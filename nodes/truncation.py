@@ -224,9 +224,9 @@ class TruncationController:
             asked = tuple(b for b, c in zip(BOTH, conds, strict=True) if c is not None)
             active.reached.clear()
             active.evaluating = True
-            call = dict(args)
+
             def evaluate_one_model(branch_conds):
-                return (previous({**call, "conds": branch_conds}) if previous is not None else
+                return (previous({**args, "conds": branch_conds}) if previous is not None else
                         comfy.samplers.calc_cond_batch(args["model"], branch_conds, args["input"], args["sigma"],
                                                        args["model_options"]))
 

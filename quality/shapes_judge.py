@@ -21,13 +21,13 @@ import torch
 
 from . import shapes_data
 from .judge import Scores, frechet_distance, mean_pairwise_distance
+from .training import DIGEST_KEY, state_digest
 
 FEATURES = 32
 TRAIN_PER_CLASS = 2000
 EPOCHS = 4
 REAL_PER_CLASS = 200
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "shapes_judge.safetensors"
-DIGEST_KEY = "truncated_cfg.weights_sha256"
 
 
 class ShapesClassifier(torch.nn.Module):
@@ -79,16 +79,13 @@ def train_classifier(seed: int = 0, threads: int = 2, data=shapes_data, per_clas
 def load_classifier(path: Path = WEIGHTS) -> ShapesClassifier:
     """The shipped classifier, its tensors checked against the digest written beside them."""
     import safetensors
-    import safetensors.torch
-
-    from .training import state_digest
 
     if not path.is_file():
         raise FileNotFoundError(f"no shapes judge weights at {path}: write them with `python -m quality.shapes_judge "
                                 f"--out {path}`")
     with safetensors.safe_open(str(path), "pt") as handle:
         expected = (handle.metadata() or {}).get(DIGEST_KEY)
-    state = safetensors.torch.load_file(str(path))
+        state = {key: handle.get_tensor(key) for key in handle.keys()}
     if expected != state_digest(state):
         raise ValueError(f"{path}: its tensors do not match the digest in its metadata ({expected}); the file is "
                          "damaged or was edited: retrain it with `python -m quality.shapes_judge`")
@@ -161,23 +158,22 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import safetensors.torch
 
-    from .training import state_digest
-
     classifier = train_classifier(args.seed, args.threads)
     state = {k: v.contiguous() for k, v in classifier.state_dict().items()}
+    digest = state_digest(state)
     if args.check:
         shipped = state_digest(load_classifier().state_dict())
-        same = shipped == state_digest(state)
-        print(f"retrained: {state_digest(state)}\nshipped:   {shipped}\n" + (
-            "equal" if same else "different (the digest depends on torch's version, the thread count and the CPU)"))
-        return 0 if same else 1
-    meta = {DIGEST_KEY: state_digest(state), "truncated_cfg.trained_with": (
+        print(f"retrained: {digest}\nshipped:   {shipped}\n" + (
+            "equal" if shipped == digest else
+            "different (the digest depends on torch's version, the thread count and the CPU)"))
+        return 0 if shipped == digest else 1
+    meta = {DIGEST_KEY: digest, "truncated_cfg.trained_with": (
         f"python -m quality.shapes_judge --seed {args.seed} --threads {args.threads}; {TRAIN_PER_CLASS} pictures per "
         f"class, {EPOCHS} epochs; torch {torch.__version__}")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     safetensors.torch.save_file(state, str(args.out), metadata=meta)
     judge = ShapesJudge(classifier)
-    print(f"wrote {args.out}, weights sha256 {meta[DIGEST_KEY]}; it reads {judge.real_accuracy:.3f} of the real set")
+    print(f"wrote {args.out}, weights sha256 {digest}; it reads {judge.real_accuracy:.3f} of the real set")
     return 0
 
 
