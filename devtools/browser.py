@@ -26,6 +26,10 @@ def missing() -> str | None:
 FRONTEND_SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False}
 
 
+# The frontend loads extensions before it registers node definitions, so a registered guider has the strip's hooks.
+PACK_READY_JS = "() => Boolean(window.app?.graph && window.LiteGraph?.registered_node_types?.TruncatedCFGGuider)"
+
+
 def open_comfy(browser, url: str, width: int, height: int):
     """A new page (a tab of its own) with ComfyUI's app loaded; console errors and warnings collected in
     ``page.console_errors``."""
@@ -37,7 +41,9 @@ def open_comfy(browser, url: str, width: int, height: int):
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
     page.goto(url)
-    page.wait_for_function("window.app && window.app.graph", timeout=90_000)
+    # The graph exists before the node definitions are registered; a workflow loaded in between has no pack
+    # nodes (seen under parallel test load).
+    page.wait_for_function(PACK_READY_JS, timeout=90_000)
     return page
 
 
