@@ -147,3 +147,24 @@ class CfgSpy:
         patched.set_model_sampler_pre_cfg_function(pre_cfg)
         patched.set_model_sampler_post_cfg_function(post_cfg)
         return patched
+
+
+def check_reuse_steps(spy, ledger, cfg: float = CFG, atol: float = 1e-6):
+    """Every reuse step's result against an independent computation of cond + (s - 1) * delta_hat.
+
+    delta_hat = (cond - uncond at the reused full step) * sigma_now / sigma_then, per sample, from the
+    predictions the hooks saw on that full step (x0 space). Returns how many steps it checked.
+    """
+    checked = 0
+    for step, record in enumerate(ledger.steps):
+        if record.kept != "reuse":
+            continue
+        sigma_then, cond_then, uncond_then = spy.pre[record.reused_from]
+        sigma_now, cond_now, estimated_uncond = spy.pre[step]
+        delta_hat = (cond_then - uncond_then) * (sigma_now / sigma_then)
+        torch.testing.assert_close(estimated_uncond, cond_now - delta_hat, rtol=0, atol=atol)
+        post = spy.post[step]
+        assert post["cond_scale"] == cfg
+        torch.testing.assert_close(post["denoised"], cond_now + (cfg - 1.0) * delta_hat, rtol=0, atol=atol)
+        checked += 1
+    return checked

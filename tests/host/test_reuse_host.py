@@ -7,8 +7,8 @@ require_host()
 
 import comfy.model_management  # noqa: E402
 import nodes  # noqa: E402
-from sampling_support import (CFG, STEPS, CfgSpy, count_rows, full_steps, sample_custom_advanced,  # noqa: E402
-                              schedule, truncated_guider)
+from sampling_support import (CFG, STEPS, CfgSpy, check_reuse_steps, count_rows, full_steps,  # noqa: E402
+                              sample_custom_advanced, schedule, truncated_guider)
 from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 
 from devtools.checkpoints import wan_conditioning  # noqa: E402
@@ -35,27 +35,6 @@ def reuse_run(model, conds, batch, keep_mode="reuse", **policy):
     with count_rows(model) as rows:
         sample_custom_advanced(guider, "euler", batch, schedule(model))
     return spy, guider.controller.last_ledger, rows
-
-
-def check_reuse_steps(spy, ledger):
-    """Every reuse step's result against an independent computation of cond + (s - 1) * delta_hat.
-
-    delta_hat = (cond - uncond at the reused full step) * sigma_now / sigma_then, per sample, from the
-    predictions the hooks saw on that full step (x0 space).
-    """
-    checked = 0
-    for step, record in enumerate(ledger.steps):
-        if record.kept != "reuse":
-            continue
-        sigma_then, cond_then, uncond_then = spy.pre[record.reused_from]
-        sigma_now, cond_now, estimated_uncond = spy.pre[step]
-        delta_hat = (cond_then - uncond_then) * (sigma_now / sigma_then)
-        torch.testing.assert_close(estimated_uncond, cond_now - delta_hat, rtol=0, atol=1e-6)
-        post = spy.post[step]
-        assert post["cond_scale"] == CFG
-        torch.testing.assert_close(post["denoised"], cond_now + (CFG - 1.0) * delta_hat, rtol=0, atol=1e-6)
-        checked += 1
-    return checked
 
 
 @pytest.mark.parametrize("batch", [1, 2])
