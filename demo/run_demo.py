@@ -59,24 +59,6 @@ def saved_under(prompt: dict, folder: str) -> dict:
     return changed
 
 
-def link_model_tree(base: Path) -> None:
-    """``base``/models as a link to the models/ tree the tests share (built once per content), and the start image."""
-    import shutil
-
-    from devtools import model_tree
-    from devtools.test_cache import cached_model_tree
-
-    tree, models = cached_model_tree(), base / "models"
-    if models.is_symlink():
-        models.unlink()
-    elif models.exists():  # a tree an earlier main job built here: the shared one replaces it
-        shutil.rmtree(models)
-    models.parent.mkdir(parents=True, exist_ok=True)
-    models.symlink_to(tree, target_is_directory=True)
-    model_tree.write_start_image(base / "input" / model_tree.START_IMAGE)
-    print(f"  {models} -> {tree}", flush=True)
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=12, help="sampling steps per run")
@@ -105,6 +87,7 @@ def main(argv=None) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     from devtools.comfy_server import ComfyServer
+    from devtools.test_cache import link_model_tree
     from devtools.workflow_runs import load_api, run, shrink, without_truncation
     from devtools.workflow_specs import not_on_this_host
 

@@ -145,9 +145,9 @@ def run_builder(build, width: int = 1600, height: int = 900) -> int:
 def page_on_demo_models(width: int = 1600, height: int = 900):
     """For the builder scripts: ComfyUI with the pack on out/comfy/'s small model tree, and a page on it;
     the page's console errors are printed at the end."""
-    from devtools import model_tree
     from devtools.comfy_server import ComfyServer
     from devtools.host import PACK_ROOT, import_host
+    from devtools.test_cache import link_model_tree
 
     host, reason = import_host()
     if host is None:
@@ -155,7 +155,7 @@ def page_on_demo_models(width: int = 1600, height: int = 900):
     if missing():
         raise Unavailable(missing())
     work = PACK_ROOT / "out" / "comfy"
-    model_tree.build(work / "models", work / "input")
+    link_model_tree(work)
     server = ComfyServer(host, work).start()
     try:
         with comfy_page(server.url, width, height) as page:

@@ -31,7 +31,8 @@ PREPARE_JS = """async ([workflow, types]) => {
     const nodes = window.app.graph._nodes;
     for (const node of nodes) {
         for (const w of node.widgets || []) {
-            if (["width", "height"].includes(w.name) && node.type !== "TruncatedCFGWanA14BLoader") w.value = 64;
+            if (["width", "height"].includes(w.name) && node.type !== "TruncatedCFGWanA14BLoader"
+                && !node.type.endsWith("Scheduler")) w.value = 64;
             if (w.name === "length") w.value = 1;
         }
     }

@@ -3,9 +3,11 @@
 For each graph of workflow_specs.py: create the nodes and links in the frontend, save what it
 serialises (UI format 0.4) to workflows/<name>.json and the API prompt from app.graphToPrompt() to
 workflows/api/<name>.json. Build them on the oldest supported ComfyUI: every later frontend loads
-what an older one saved, not always the other way round. Thumbnails: devtools/build_thumbnails.py.
+what an older one saved, not always the other way round; those with nodes the oldest lacks
+(workflow_specs.BUILD_ON_NEWEST) on the newest, with --newest. Thumbnails: devtools/build_thumbnails.py.
 
 usage: COMFYUI_PATH=/opt/ComfyUI-0.3.64 python devtools/build_workflows.py   (needs playwright and chromium)
+       COMFYUI_PATH=/opt/ComfyUI python devtools/build_workflows.py --newest
 """
 from __future__ import annotations
 
@@ -20,12 +22,15 @@ from devtools.host import PACK_ROOT  # noqa: E402
 WORKFLOWS_DIR = PACK_ROOT / "workflows"
 
 
-def build(page) -> None:
+def build(page, newest: bool) -> None:
+    """The workflows of BUILD_ON_NEWEST (``newest``) or all the others."""
     from devtools import browser
-    from devtools.workflow_specs import WORKFLOWS
+    from devtools.workflow_specs import BUILD_ON_NEWEST, WORKFLOWS
 
     (WORKFLOWS_DIR / "api").mkdir(parents=True, exist_ok=True)
     for name, make in WORKFLOWS.items():
+        if (name in BUILD_ON_NEWEST) != newest:
+            continue
         nodes, links = make()
         ui = json.loads(page.evaluate(browser.BUILD_GRAPH_JS, {"nodes": nodes, "links": links}))
         api = page.evaluate("async () => (await window.app.graphToPrompt()).output")
@@ -37,7 +42,11 @@ def build(page) -> None:
 def main() -> int:
     from devtools import browser
 
-    return browser.run_builder(build)
+    newest = sys.argv[1:] == ["--newest"]
+    if sys.argv[1:] and not newest:
+        print("usage: build_workflows.py [--newest]", file=sys.stderr)
+        return 2
+    return browser.run_builder(lambda page: build(page, newest))
 
 
 if __name__ == "__main__":

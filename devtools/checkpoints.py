@@ -204,3 +204,32 @@ def flux_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.T
         init_weights(module, seed)
         state.update({f"{prefix}.{k}": v.to(dtype).contiguous() for k, v in module.state_dict().items()})
     return state
+
+
+def ideogram4_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) -> dict[str, torch.Tensor]:
+    """An Ideogram 4 DiT state dict from ComfyUI's class at the width its detection fixes (18 heads of 256, text
+    features 53,248 wide), ``layers`` deep; detection reads only the input channels and the layer count. One layer
+    is ~1 GB in bf16 (the text projection alone 245M parameters)."""
+    import comfy.ldm.ideogram4.model
+    import comfy.ops
+    import comfy.supported_models
+
+    config = dict(comfy.supported_models.Ideogram4.unet_extra_config)
+    model = comfy.ldm.ideogram4.model.Ideogram4Transformer2DModel(
+        in_channels=128, num_layers=layers, **config, operations=comfy.ops.disable_weight_init)
+    return seeded_state_dict(model, seed, dtype)
+
+
+def save_ideogram4(path: Path, **kwargs) -> Path:
+    return save_state_dict(path, ideogram4_state_dict(**kwargs))
+
+
+def flux2_vae_state_dict(seed: int = 0, dtype=torch.float16) -> dict[str, torch.Tensor]:
+    """The Flux.2 VAE (32 latent channels, batch-normalised 2x2 patches: the 128-channel latent Ideogram 4 and Flux.2
+    sample) at the configuration ComfyUI's detection reads."""
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
+    config = {"double_z": True, "z_channels": 32, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+              "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0,
+              "batch_norm_latent": True}
+    return seeded_state_dict(AutoencoderKL(ddconfig=config, embed_dim=32), seed, dtype)

@@ -1,10 +1,9 @@
 """A user's models/ tree with the file names the example workflows use, built small.
 
-Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2, Z-Image and Qwen-Image
-models one layer deep at full width, Z-Image only where the host knows it; the Wan experts 512 wide, 2 layers; the
-Wan 2.2 5B model 256 wide); text
-encoders are stand-in files (see stand_in_text_encoder.py). Built once per folder; a finished tree of the same
-kind is reused.
+Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2, Z-Image, Qwen-Image and
+Ideogram 4 models one layer deep at full width, Z-Image and Ideogram 4 only where the host knows them; the Wan
+experts 512 wide, 2 layers; the Wan 2.2 5B model 256 wide); text encoders are stand-in files (see
+stand_in_text_encoder.py). Built once per folder; a finished tree of the same kind is reused.
 """
 from __future__ import annotations
 
@@ -24,6 +23,12 @@ WAN22_VAE = "wan2.2_vae.safetensors"
 FLUX_VAE = "ae.safetensors"
 # Core's NetaYume Lumina template's one file (models/checkpoints): diffusion model, Gemma 2 2B and the Flux VAE.
 NETAYUME_CHECKPOINT = "NetaYumev35_pretrained_all_in_one.safetensors"
+# Core's Ideogram 4 blueprint's file names: its model, its unconditional model, Qwen3-VL 8B, the Flux.2 VAE.
+IDEOGRAM4_UNET = "ideogram4_fp8_scaled.safetensors"
+IDEOGRAM4_UNCONDITIONAL = "ideogram4_unconditional_fp8_scaled.safetensors"
+QWEN3VL_8B = "qwen3vl_8b_fp8_scaled.safetensors"
+IDEOGRAM4_TEXT_DIM = 53248  # 13 of Qwen3-VL 8B's layers, 4096 each, side by side
+FLUX2_VAE = "flux2-vae.safetensors"
 WAN_EXPERTS = {
     ("t2v", "high"): "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
     ("t2v", "low"): "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors",
@@ -40,14 +45,15 @@ KIND = "wan experts 512 x 2, qwen-image, wan 2.2 5b, netayume\n"
 
 def kind() -> str:
     """What the marker holds on this host: a tree built for 0.3.64 lacks what 0.33 runs."""
-    return KIND + ("z-image\n" if knows_z_image() else "")
+    return KIND + ("z-image\n" if knows("ZImage") else "") + ("ideogram 4\n" if knows("Ideogram4") else "")
 
 
-def knows_z_image() -> bool:
-    """Whether the host detects Z-Image (ComfyUI added it after 0.3.64)."""
+def knows(supported_model: str) -> bool:
+    """Whether the host detects that model (core's class in comfy.supported_models; Z-Image and Ideogram 4 came
+    after 0.3.64)."""
     import comfy.supported_models
 
-    return hasattr(comfy.supported_models, "ZImage")
+    return hasattr(comfy.supported_models, supported_model)
 
 
 def build(models: Path, input_dir: Path | None = None) -> Path:
@@ -72,9 +78,14 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
     checkpoints.save_wan(unets / WAN22_5B_UNET, dim=256, layers=2, seed=30, in_dim=48, out_dim=48)
     for name in (GEMMA, UMT5, QWEN_VL_7B):
         checkpoints.save_state_dict(te / name, {MARKER: torch.zeros(1)})
-    if knows_z_image():
+    if knows("ZImage"):
         checkpoints.save_z_image(unets / Z_IMAGE_UNET, layers=1)
         checkpoints.save_state_dict(te / QWEN3_4B, {MARKER: torch.tensor([float(checkpoints.Z_IMAGE_TEXT_DIM)])})
+    if knows("Ideogram4"):
+        checkpoints.save_ideogram4(unets / IDEOGRAM4_UNET, layers=1, seed=40)
+        checkpoints.save_ideogram4(unets / IDEOGRAM4_UNCONDITIONAL, layers=1, seed=41)
+        checkpoints.save_state_dict(te / QWEN3VL_8B, {MARKER: torch.tensor([float(IDEOGRAM4_TEXT_DIM)])})
+        checkpoints.save_state_dict(vae / FLUX2_VAE, checkpoints.flux2_vae_state_dict())
     checkpoints.save_state_dict(vae / FLUX_VAE, checkpoints.flux_vae_state_dict())
     checkpoints.save_state_dict(vae / WAN_VAE, checkpoints.wan21_vae_state_dict())
     # Qwen-Image's VAE has Wan 2.1's layout (ComfyUI loads both as one architecture).

@@ -73,3 +73,18 @@ def cached_model_tree() -> Path:
     from devtools import model_tree
 
     return cached("models", model_tree.build)
+
+
+def link_model_tree(base: Path) -> None:
+    """``base``/models as a link to the models/ tree the tests share (built once per content), and the start image."""
+    from devtools import model_tree
+
+    tree, models = cached_model_tree(), base / "models"
+    if models.is_symlink():
+        models.unlink()
+    elif models.exists():  # a tree an earlier main job built here: the shared one replaces it
+        shutil.rmtree(models)
+    models.parent.mkdir(parents=True, exist_ok=True)
+    models.symlink_to(tree, target_is_directory=True)
+    model_tree.write_start_image(base / "input" / model_tree.START_IMAGE)
+    print(f"  {models} -> {tree}", flush=True)

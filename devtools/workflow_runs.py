@@ -31,10 +31,12 @@ def shrink(prompt: dict, steps: int, side: int = 64, frames: int = 1) -> dict:
     small = copy.deepcopy(prompt)
     for node in small.values():
         inputs = node["inputs"]
+        scheduler = node["class_type"].endswith("Scheduler")
+        # A model's own scheduler (Ideogram4Scheduler) reads the size only to shape its sigmas, and refuses 64.
         for key, value in (("width", side), ("height", side), ("length", frames)):
-            if key in inputs:
+            if key in inputs and not scheduler:
                 inputs[key] = value
-        if node["class_type"] in ("BasicScheduler", "KSampler"):
+        if scheduler or node["class_type"] == "KSampler":
             inputs["steps"] = steps
     return small
 

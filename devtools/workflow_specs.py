@@ -4,9 +4,9 @@ devtools/build_workflows.py builds each one in ComfyUI's real frontend and saves
 serialises, so the files are exactly what users' ComfyUI writes. Settings follow the models'
 published defaults (see README); file names are those users have after following the README.
 """
-from devtools.model_tree import (FLUX_VAE, GEMMA, LUMINA_UNET, NETAYUME_CHECKPOINT, QWEN3_4B, QWEN_IMAGE_UNET,
-                                 QWEN_IMAGE_VAE, QWEN_VL_7B, START_IMAGE, UMT5, WAN22_5B_UNET, WAN22_VAE, WAN_EXPERTS,
-                                 WAN_VAE, Z_IMAGE_UNET)
+from devtools.model_tree import (FLUX2_VAE, FLUX_VAE, GEMMA, IDEOGRAM4_UNCONDITIONAL, IDEOGRAM4_UNET, LUMINA_UNET,
+                                 NETAYUME_CHECKPOINT, QWEN3_4B, QWEN3VL_8B, QWEN_IMAGE_UNET, QWEN_IMAGE_VAE, QWEN_VL_7B,
+                                 START_IMAGE, UMT5, WAN22_5B_UNET, WAN22_VAE, WAN_EXPERTS, WAN_VAE, Z_IMAGE_UNET)
 from sampling import recipes
 
 LUMINA_PROMPT = ("A red fox in fresh snow at dawn, soft golden light, shallow depth of field, "
@@ -26,6 +26,8 @@ Z_IMAGE_NEGATIVE = "blurry, low quality, oversaturated, deformed hands, watermar
 QWEN_IMAGE_PROMPT = ("A hand-painted wooden sign reading \"OPEN\" hanging in the window of a small bakery, warm "
                      "morning light, photograph")
 QWEN_IMAGE_NEGATIVE = "blurry, low quality, distorted text, watermark"
+IDEOGRAM4_PROMPT = ("A vintage travel poster of a lighthouse on a rocky coast at dusk, bold flat colours, the words "
+                    "\"NORTH CAPE\" in large art deco letters")
 WAN_PROMPT = ("A small paper boat drifts down a rain-soaked city street at dusk, neon reflections ripple on "
               "the water, the camera follows it slowly at ground level, cinematic lighting")
 # Wan 2.2's official default negative prompt (generate.py / the ComfyUI templates).
@@ -299,6 +301,40 @@ def wan22_i2v():
     return nodes + tail + video, links + tail_links + video_links
 
 
+def ideogram4_t2i():
+    """Core's Ideogram 4 blueprint (its Default preset: 20 steps, Ideogram4Scheduler mu 0 std 1.75 for 1024²; cfg 7,
+    the negative branch on the unconditional model with the prompt zeroed, CFGOverride cfg 3 over the last 30 %)
+    with the pack's guider in DualModelGuider's place, at the pack's recommendation for 20 steps: full CFG on every
+    4th step, the guidance reused (extrapolated) between, so the unconditional model runs on 5 of the 20 steps."""
+    nodes = [
+        node("loader", "UNETLoader", 0, 0, unet_name=IDEOGRAM4_UNET, weight_dtype="default"),
+        node("unconditional", "UNETLoader", 0, 140, unet_name=IDEOGRAM4_UNCONDITIONAL, weight_dtype="default"),
+        node("clip", "CLIPLoader", 0, 280, clip_name=QWEN3VL_8B, type="ideogram4", device="default"),
+        node("vae", "VAELoader", 0, 420, vae_name=FLUX2_VAE),
+        node("latent", "EmptyFlux2LatentImage", 0, 540, width=1024, height=1024, batch_size=1),
+        node("override", "CFGOverride", 1, 560, cfg=3.0, start_percent=0.7, end_percent=1.0),
+        node("positive", "CLIPTextEncode", 1, 0, text=IDEOGRAM4_PROMPT),
+        node("negative", "ConditioningZeroOut", 1, 300),
+        node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=7.0, cfg_truncate_steps=0,
+             cfg_trunc_ratio=1.0, keep="reuse_extrapolated", cfg_every=4),
+        node("noise", "RandomNoise", 3, 0, noise_seed=SEED, control_after_generate="fixed"),
+        node("sampler", "KSamplerSelect", 3, 160, sampler_name="euler"),
+        node("sigmas", "Ideogram4Scheduler", 3, 280, steps=20, width=1024, height=1024, mu=0.0, std=1.75),
+        node("sample", "SamplerCustomAdvanced", 4, 0),
+        node("decode", "VAEDecode", 4, 260),
+        node("save", "SaveImage", 5, 0, filename_prefix="ideogram4_reuse_cfg"),
+    ]
+    links = [
+        ("clip", 0, "positive", "clip"), ("positive", 0, "negative", "conditioning"),
+        ("loader", 0, "override", "model"), ("override", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
+        ("negative", 0, "guider", "negative"), ("unconditional", 0, "guider", "model_negative"),
+        ("noise", 0, "sample", "noise"), ("guider", 0, "sample", "guider"), ("sampler", 0, "sample", "sampler"),
+        ("sigmas", 0, "sample", "sigmas"), ("latent", 0, "sample", "latent_image"),
+        ("sample", 0, "decode", "samples"), ("vae", 0, "decode", "vae"), ("decode", 0, "save", "images"),
+    ]
+    return nodes, links
+
+
 # What each workflow's thumbnail says at a glance (the template browser shows it at about 260 px).
 TITLES = {
     "lumina2_t2i_truncated_cfg": "Lumina 2 · text to image · Truncated CFG Guider",
@@ -313,18 +349,27 @@ TITLES = {
     "qwen_image_t2i_rescale_cfg": "Qwen-Image 2512 · text to image · its own rescale, full CFG",
     "qwen_image_t2i_reuse_cfg": "Qwen-Image 2512 · text to image · guidance reused",
     "wan22_ti2v_5b_truncated_cfg": "Wan 2.2 TI2V 5B · text to video · last 5 steps truncated",
+    "ideogram4_t2i_reuse_cfg": "Ideogram 4 · text to image · two models, guidance reused",
 }
-# The workflows whose model a host may not know, and what it lacks (ComfyUI added Z-Image after 0.3.64).
-NEEDS_Z_IMAGE = ("z_image_t2i_truncated_cfg", "z_image_t2i_reuse_cfg")
+# The workflows whose model a host may not know: core's supported-model class each needs, and what to say.
+NEEDS = {
+    "z_image_t2i_truncated_cfg": ("ZImage", "Z-Image (core added it in November 2025, after 0.3.64)"),
+    "z_image_t2i_reuse_cfg": ("ZImage", "Z-Image (core added it in November 2025, after 0.3.64)"),
+    "ideogram4_t2i_reuse_cfg": ("Ideogram4", "Ideogram 4 nor its nodes (core added them after 0.3.64)"),
+}
+# Those whose nodes the oldest supported ComfyUI lacks as well: saved from the newest host's frontend.
+BUILD_ON_NEWEST = ("ideogram4_t2i_reuse_cfg",)
 
 
 def not_on_this_host(name: str):
     """Why the running host cannot run the workflow (None: it can)."""
-    from devtools.model_tree import knows_z_image
+    from devtools.model_tree import knows
 
-    if name in NEEDS_Z_IMAGE and not knows_z_image():
-        return "this ComfyUI does not know Z-Image (core added it in November 2025, after 0.3.64)"
+    if name in NEEDS and not knows(NEEDS[name][0]):
+        return f"this ComfyUI does not know {NEEDS[name][1]}"
     return None
+
+
 TRUNCATING_TYPES = ("TruncatedCFGGuider", "TruncatedCFGModelPatch")
 
 WORKFLOWS = {
@@ -340,6 +385,7 @@ WORKFLOWS = {
     "qwen_image_t2i_rescale_cfg": qwen_image_t2i,
     "qwen_image_t2i_reuse_cfg": qwen_image_t2i_reuse,
     "wan22_ti2v_5b_truncated_cfg": wan22_ti2v_5b,
+    "ideogram4_t2i_reuse_cfg": ideogram4_t2i,
 }
 
 
@@ -425,4 +471,14 @@ BLUEPRINTS = {
                      "cfg_normalization 1 as CFG Renorm, cfg_truncation 0.5 as z_image_cfg_truncation 0.5 (the "
                      "quieter half of the schedule runs one model call a step; c 0.5 and k 1 are the pack's picks, "
                      "Z-Image's defaults are off). Needs ComfyUI with Z-Image support.")),
+    "Text to Image (Ideogram 4, Truncated CFG)": Blueprint(
+        ideogram4_t2i, outside=("save",), labels={"text": "prompt"},
+        exposed=[("latent", "width"), ("latent", "height")] + SEED_STEPS + GUIDER_EXPOSED
+        + [("loader", "unet_name"), ("unconditional", "unet_name"), ("clip", "clip_name"), ("vae", "vae_name")],
+        category="Image generation and editing/Text to image",
+        description=("Ideogram 4 text to image as core's blueprint runs it (its model and its unconditional model, "
+                     "cfg 7, cfg 3 over the last 30 %, 20 steps), with Truncated CFG: full CFG on every 4th step and "
+                     "the guidance reused between, so the unconditional model runs on 5 of the 20 steps. The scheduler "
+                     "inside is set for 1024 x 1024 as core's Default preset; for another size set its width and "
+                     "height too. Needs ComfyUI 0.33.")),
 }

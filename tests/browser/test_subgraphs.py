@@ -180,7 +180,8 @@ def open_node_search(page) -> None:
 # which core's own blueprints share ("Text to Image Truncated" lists the Lumina 2 and Z-Image ones, not Qwen's or
 # NetaYume's; "NetaYume" lists core's NetaYume blueprint, then the pack's).
 SEARCH = {"Text to Image (Qwen-Image 2512, Truncated CFG)": "2512",
-          "Text to Image (NetaYume Lumina, Truncated CFG)": "NetaYume"}
+          "Text to Image (NetaYume Lumina, Truncated CFG)": "NetaYume",
+          "Text to Image (Ideogram 4, Truncated CFG)": "Ideogram"}
 
 
 @pytest.mark.parametrize("name", sorted(BLUEPRINTS))

@@ -47,7 +47,8 @@ def strip_kinds(path) -> dict[str, int]:
 
 def loader_shift(prompt: dict) -> float:
     """The workflow's time shift: core's ModelSamplingAuraFlow, or the Lumina2 Loader's as it applies it (0: the
-    family's own, told by the file name); else 1 (the Wan workflows' rules count steps, the shift does not matter)."""
+    family's own, told by the file name); else 1 (the Wan and Ideogram 4 workflows' rules count steps, the shift does
+    not matter)."""
     from sampling.families import LUMINA2, Z_IMAGE
 
     for node in prompt.values():
@@ -70,7 +71,8 @@ def expected_full_steps(name: str) -> tuple[int, set[int]]:
     and one more where reuse runs full CFG after a Wan expert switch that falls on a truncated step."""
     prompt = load_api(name)
     (inputs,) = [n["inputs"] for n in prompt.values() if n["class_type"] in TRUNCATING_NODES]
-    steps = next(n["inputs"]["steps"] for n in prompt.values() if n["class_type"] in ("BasicScheduler", "KSampler"))
+    steps = next(n["inputs"]["steps"] for n in prompt.values()
+                 if n["class_type"].endswith("Scheduler") or n["class_type"] == "KSampler")
     policy = TruncationPolicy.from_inputs({k: v for k, v in inputs.items()
                                           if not isinstance(v, list) and k not in ("cfg", "cfg_low_noise")})
     schedule = flow_schedule(loader_shift(prompt), steps)

@@ -20,8 +20,11 @@ def test_shrink_changes_size_frames_and_steps_only():
         for key, node in published.items():
             changed = {k for k in node["inputs"] if node["inputs"][k] != small[key]["inputs"][k]}
             assert changed <= {"width", "height", "length", "steps"}, (name, node["class_type"], changed)
-        for inputs in nodes_of(small, "BasicScheduler") + nodes_of(small, "KSampler"):
+        for inputs in nodes_of(small, "BasicScheduler") + nodes_of(small, "KSampler") \
+                + nodes_of(small, "Ideogram4Scheduler"):
             assert inputs["steps"] == 7
+        for inputs in nodes_of(small, "Ideogram4Scheduler"):  # its size shapes the sigmas; it refuses under 256
+            assert (inputs["width"], inputs["height"]) == (1024, 1024)
         for inputs in nodes_of(small, "EmptyHunyuanLatentVideo") + nodes_of(small, "WanImageToVideo"):
             assert (inputs["width"], inputs["height"], inputs["length"]) == (32, 32, 1)
 
