@@ -225,3 +225,10 @@ def empty_latent(arch: Architecture, batch: int = 1) -> dict:
     import comfy.nested_tensor
 
     return {"samples": comfy.nested_tensor.NestedTensor((video, torch.zeros(batch, *arch.audio_latent)))}
+
+
+def state_dict(arch: Architecture, seed: int = 0, dtype=torch.bfloat16) -> dict[str, torch.Tensor]:
+    """``arch``'s small model as a user's file holds it (for the architectures whose detection reads the width from
+    the weights: the file loads back at this width)."""
+    network = build(arch, seed).model.diffusion_model
+    return {k: v.to(dtype).contiguous() for k, v in network.state_dict().items()}

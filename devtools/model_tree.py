@@ -29,6 +29,7 @@ IDEOGRAM4_UNCONDITIONAL = "ideogram4_unconditional_fp8_scaled.safetensors"
 QWEN3VL_8B = "qwen3vl_8b_fp8_scaled.safetensors"
 IDEOGRAM4_TEXT_DIM = 53248  # 13 of Qwen3-VL 8B's layers, 4096 each, side by side
 FLUX2_VAE = "flux2-vae.safetensors"
+FLUX2_KLEIN_UNET = "flux-2-klein-base-4b.safetensors"  # core's Flux.2 Klein template's (base, 4B)
 WAN_EXPERTS = {
     ("t2v", "high"): "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
     ("t2v", "low"): "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors",
@@ -45,7 +46,7 @@ KIND = "wan experts 512 x 2, qwen-image, wan 2.2 5b, netayume\n"
 
 def kind() -> str:
     """What the marker holds on this host: a tree built for 0.3.64 lacks what 0.33 runs."""
-    return KIND + ("z-image\n" if knows("ZImage") else "") + ("ideogram 4\n" if knows("Ideogram4") else "")
+    return KIND + "".join(f"{name}\n" for name in ("ZImage", "Ideogram4", "Flux2") if knows(name))
 
 
 def knows(supported_model: str) -> bool:
@@ -80,12 +81,19 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
         checkpoints.save_state_dict(te / name, {MARKER: torch.zeros(1)})
     if knows("ZImage"):
         checkpoints.save_z_image(unets / Z_IMAGE_UNET, layers=1)
+    if knows("ZImage") or knows("Flux2"):  # Qwen3 4B: Z-Image's text encoder, and Flux.2 Klein's
         checkpoints.save_state_dict(te / QWEN3_4B, {MARKER: torch.tensor([float(checkpoints.Z_IMAGE_TEXT_DIM)])})
+    if knows("Flux2"):
+        # Detection reads Flux.2's width from the weights: the 256-wide model of the architecture tests loads as is.
+        from devtools.architectures import BY_NAME, state_dict
+
+        checkpoints.save_state_dict(unets / FLUX2_KLEIN_UNET, state_dict(BY_NAME["Flux.2 Klein (base)"], seed=50))
+    if knows("Ideogram4") or knows("Flux2"):
+        checkpoints.save_state_dict(vae / FLUX2_VAE, checkpoints.flux2_vae_state_dict())
     if knows("Ideogram4"):
         checkpoints.save_ideogram4(unets / IDEOGRAM4_UNET, layers=1, seed=40)
         checkpoints.save_ideogram4(unets / IDEOGRAM4_UNCONDITIONAL, layers=1, seed=41)
         checkpoints.save_state_dict(te / QWEN3VL_8B, {MARKER: torch.tensor([float(IDEOGRAM4_TEXT_DIM)])})
-        checkpoints.save_state_dict(vae / FLUX2_VAE, checkpoints.flux2_vae_state_dict())
     checkpoints.save_state_dict(vae / FLUX_VAE, checkpoints.flux_vae_state_dict())
     checkpoints.save_state_dict(vae / WAN_VAE, checkpoints.wan21_vae_state_dict())
     # Qwen-Image's VAE has Wan 2.1's layout (ComfyUI loads both as one architecture).

@@ -15,6 +15,11 @@ import torch
 MARKER = "truncated_cfg.stand_in_text_encoder"
 # UMT5-XXL, Gemma 2 2B, Qwen2.5-VL 7B
 WIDTHS = {comfy.sd.CLIPType.WAN: 4096, comfy.sd.CLIPType.LUMINA2: 2304, comfy.sd.CLIPType.QWEN_IMAGE: 3584}
+# One file, two widths: Qwen3 4B hands Flux.2 Klein three of its layers side by side (Z-Image: one, the file's width).
+TYPE_WIDTHS = {getattr(comfy.sd.CLIPType, "FLUX2", None): 3 * 2560}
+# HunyuanVideo 1.5 reads Qwen2.5-VL 7B as Qwen-Image does (ComfyUI 0.33; 0.3.64 has no such type).
+if hasattr(comfy.sd.CLIPType, "HUNYUAN_VIDEO_15"):
+    WIDTHS[comfy.sd.CLIPType.HUNYUAN_VIDEO_15] = 3584
 TOKENS = 16
 NODE_CLASS_MAPPINGS = {}
 
@@ -22,9 +27,9 @@ NODE_CLASS_MAPPINGS = {}
 class StandInCLIP:
     def __init__(self, clip_type, width: int = 0):
         """``width``: the embeddings' width where the file names one (one CLIP type serves two encoders: lumina2
-        is Gemma 2 2B for Lumina 2, Qwen3 4B for Z-Image), else the type's."""
+        is Gemma 2 2B for Lumina 2, Qwen3 4B for Z-Image), else the type's; a type that fixes it wins (flux2)."""
         self.clip_type = clip_type
-        self.width = width or WIDTHS[clip_type]
+        self.width = TYPE_WIDTHS.get(clip_type) or width or WIDTHS[clip_type]
 
     def clone(self):
         return self

@@ -21,7 +21,8 @@ from devtools.host import PACK_ROOT
 
 CACHE_ROOT = Path(os.environ.get("TCFG_TEST_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
                   / "truncated-cfg" / "test-models")
-SOURCES = ("devtools/checkpoints.py", "devtools/model_tree.py", "devtools/stand_in_text_encoder.py")
+SOURCES = ("devtools/checkpoints.py", "devtools/model_tree.py", "devtools/stand_in_text_encoder.py",
+           "devtools/architectures.py")
 VERSION_FILE = "comfyui-version"
 
 

@@ -4,9 +4,10 @@ devtools/build_workflows.py builds each one in ComfyUI's real frontend and saves
 serialises, so the files are exactly what users' ComfyUI writes. Settings follow the models'
 published defaults (see README); file names are those users have after following the README.
 """
-from devtools.model_tree import (FLUX2_VAE, FLUX_VAE, GEMMA, IDEOGRAM4_UNCONDITIONAL, IDEOGRAM4_UNET, LUMINA_UNET,
-                                 NETAYUME_CHECKPOINT, QWEN3_4B, QWEN3VL_8B, QWEN_IMAGE_UNET, QWEN_IMAGE_VAE, QWEN_VL_7B,
-                                 START_IMAGE, UMT5, WAN22_5B_UNET, WAN22_VAE, WAN_EXPERTS, WAN_VAE, Z_IMAGE_UNET)
+from devtools.model_tree import (FLUX2_KLEIN_UNET, FLUX2_VAE, FLUX_VAE, GEMMA, IDEOGRAM4_UNCONDITIONAL, IDEOGRAM4_UNET,
+                                 LUMINA_UNET, NETAYUME_CHECKPOINT, QWEN3_4B, QWEN3VL_8B, QWEN_IMAGE_UNET,
+                                 QWEN_IMAGE_VAE, QWEN_VL_7B, START_IMAGE, UMT5, WAN22_5B_UNET, WAN22_VAE, WAN_EXPERTS,
+                                 WAN_VAE, Z_IMAGE_UNET)
 from sampling import recipes
 
 LUMINA_PROMPT = ("A red fox in fresh snow at dawn, soft golden light, shallow depth of field, "
@@ -26,6 +27,8 @@ Z_IMAGE_NEGATIVE = "blurry, low quality, oversaturated, deformed hands, watermar
 QWEN_IMAGE_PROMPT = ("A hand-painted wooden sign reading \"OPEN\" hanging in the window of a small bakery, warm "
                      "morning light, photograph")
 QWEN_IMAGE_NEGATIVE = "blurry, low quality, distorted text, watermark"
+FLUX2_KLEIN_PROMPT = ("A hedgehog wearing a tiny party hat surrounded by confetti, early digital camera style, "
+                      "flash photography, candid moment")
 IDEOGRAM4_PROMPT = ("A vintage travel poster of a lighthouse on a rocky coast at dusk, bold flat colours, the words "
                     "\"NORTH CAPE\" in large art deco letters")
 WAN_PROMPT = ("A small paper boat drifts down a rain-soaked city street at dusk, neon reflections ripple on "
@@ -183,16 +186,19 @@ def z_image_t2i_reuse():
 
 def core_front(unet, clip, vae, shift, prompts):
     """Core's loaders as its templates wire them: UNETLoader, CLIPLoader (``clip``: file, type), VAELoader, a
-    shift node (``shift``: its type, value) on the model, and the two prompts (``prompts``: positive, negative)."""
+    shift node (``shift``: its type, value; None: none) on the model, and the two prompts (``prompts``: positive,
+    negative)."""
     nodes = [
         node("loader", "UNETLoader", 0, 0, unet_name=unet, weight_dtype="default"),
         node("clip", "CLIPLoader", 0, 140, clip_name=clip[0], type=clip[1], device="default"),
         node("vae", "VAELoader", 0, 280, vae_name=vae),
-        node("shift", shift[0], 1, 560, shift=shift[1]),
         node("positive", "CLIPTextEncode", 1, 0, text=prompts[0]),
         node("negative", "CLIPTextEncode", 1, 300, text=prompts[1]),
     ]
-    return nodes, [("clip", 0, "positive", "clip"), ("clip", 0, "negative", "clip"), ("loader", 0, "shift", "model")]
+    links = [("clip", 0, "positive", "clip"), ("clip", 0, "negative", "clip")]
+    if shift is None:  # the model's own scheduler shifts (Flux.2's)
+        return nodes, links
+    return nodes + [node("shift", shift[0], 1, 560, shift=shift[1])], links + [("loader", 0, "shift", "model")]
 
 
 QWEN_IMAGE_RECIPE = recipes.qwen_image(4.0)  # core's template's cfg, with QwenImagePipeline's rescale
@@ -301,6 +307,25 @@ def wan22_i2v():
     return nodes + tail + video, links + tail_links + video_links
 
 
+def own_scheduler_tail(column, scheduler, schedule, prefix):
+    """RandomNoise, KSamplerSelect (euler), the model's own scheduler (no model input), SamplerCustomAdvanced fed by
+    `guider` and `latent`, decode with `vae`, save."""
+    nodes = [
+        node("noise", "RandomNoise", column, 0, noise_seed=SEED, control_after_generate="fixed"),
+        node("sampler", "KSamplerSelect", column, 160, sampler_name="euler"),
+        node("sigmas", scheduler, column, 280, **schedule),
+        node("sample", "SamplerCustomAdvanced", column + 1, 0),
+        node("decode", "VAEDecode", column + 1, 260),
+        node("save", "SaveImage", column + 2, 0, filename_prefix=prefix),
+    ]
+    links = [
+        ("noise", 0, "sample", "noise"), ("guider", 0, "sample", "guider"), ("sampler", 0, "sample", "sampler"),
+        ("sigmas", 0, "sample", "sigmas"), ("latent", 0, "sample", "latent_image"),
+        ("sample", 0, "decode", "samples"), ("vae", 0, "decode", "vae"), ("decode", 0, "save", "images"),
+    ]
+    return nodes, links
+
+
 def ideogram4_t2i():
     """Core's Ideogram 4 blueprint (its Default preset: 20 steps, Ideogram4Scheduler mu 0 std 1.75 for 1024²; cfg 7,
     the negative branch on the unconditional model with the prompt zeroed, CFGOverride cfg 3 over the last 30 %)
@@ -317,22 +342,33 @@ def ideogram4_t2i():
         node("negative", "ConditioningZeroOut", 1, 300),
         node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=7.0, cfg_truncate_steps=0,
              cfg_trunc_ratio=1.0, keep="reuse_extrapolated", cfg_every=4),
-        node("noise", "RandomNoise", 3, 0, noise_seed=SEED, control_after_generate="fixed"),
-        node("sampler", "KSamplerSelect", 3, 160, sampler_name="euler"),
-        node("sigmas", "Ideogram4Scheduler", 3, 280, steps=20, width=1024, height=1024, mu=0.0, std=1.75),
-        node("sample", "SamplerCustomAdvanced", 4, 0),
-        node("decode", "VAEDecode", 4, 260),
-        node("save", "SaveImage", 5, 0, filename_prefix="ideogram4_reuse_cfg"),
     ]
     links = [
         ("clip", 0, "positive", "clip"), ("positive", 0, "negative", "conditioning"),
         ("loader", 0, "override", "model"), ("override", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
         ("negative", 0, "guider", "negative"), ("unconditional", 0, "guider", "model_negative"),
-        ("noise", 0, "sample", "noise"), ("guider", 0, "sample", "guider"), ("sampler", 0, "sample", "sampler"),
-        ("sigmas", 0, "sample", "sigmas"), ("latent", 0, "sample", "latent_image"),
-        ("sample", 0, "decode", "samples"), ("vae", 0, "decode", "vae"), ("decode", 0, "save", "images"),
     ]
-    return nodes, links
+    tail, tail_links = own_scheduler_tail(3, "Ideogram4Scheduler",
+                                          dict(steps=20, width=1024, height=1024, mu=0.0, std=1.75),
+                                          "ideogram4_reuse_cfg")
+    return nodes + tail, links + tail_links
+
+
+def flux2_klein_t2i():
+    """Core's Flux.2 Klein template, its base model (4B: 20 euler steps on Flux2Scheduler, CFGGuider cfg 5, an empty
+    negative prompt, 1024²), with the pack's guider at its recommendation for 20 steps: full CFG on every 4th step,
+    the guidance reused (extrapolated) between."""
+    nodes, links = core_front(FLUX2_KLEIN_UNET, (QWEN3_4B, "flux2"), FLUX2_VAE, None, (FLUX2_KLEIN_PROMPT, ""))
+    nodes += [
+        node("latent", "EmptyFlux2LatentImage", 0, 420, width=1024, height=1024, batch_size=1),
+        node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=5.0, cfg_truncate_steps=0,
+             cfg_trunc_ratio=1.0, keep="reuse_extrapolated", cfg_every=4),
+    ]
+    links += [("loader", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
+              ("negative", 0, "guider", "negative")]
+    tail, tail_links = own_scheduler_tail(3, "Flux2Scheduler", dict(steps=20, width=1024, height=1024),
+                                          "flux2_klein_reuse_cfg")
+    return nodes + tail, links + tail_links
 
 
 # What each workflow's thumbnail says at a glance (the template browser shows it at about 260 px).
@@ -350,15 +386,17 @@ TITLES = {
     "qwen_image_t2i_reuse_cfg": "Qwen-Image 2512 · text to image · guidance reused",
     "wan22_ti2v_5b_truncated_cfg": "Wan 2.2 TI2V 5B · text to video · last 5 steps truncated",
     "ideogram4_t2i_reuse_cfg": "Ideogram 4 · text to image · two models, guidance reused",
+    "flux2_klein_t2i_reuse_cfg": "Flux.2 Klein (base) · text to image · guidance reused",
 }
 # The workflows whose model a host may not know: core's supported-model class each needs, and what to say.
 NEEDS = {
     "z_image_t2i_truncated_cfg": ("ZImage", "Z-Image (core added it in November 2025, after 0.3.64)"),
     "z_image_t2i_reuse_cfg": ("ZImage", "Z-Image (core added it in November 2025, after 0.3.64)"),
     "ideogram4_t2i_reuse_cfg": ("Ideogram4", "Ideogram 4 nor its nodes (core added them after 0.3.64)"),
+    "flux2_klein_t2i_reuse_cfg": ("Flux2", "Flux.2 nor its nodes (core added them after 0.3.64)"),
 }
 # Those whose nodes the oldest supported ComfyUI lacks as well: saved from the newest host's frontend.
-BUILD_ON_NEWEST = ("ideogram4_t2i_reuse_cfg",)
+BUILD_ON_NEWEST = ("ideogram4_t2i_reuse_cfg", "flux2_klein_t2i_reuse_cfg")
 
 
 def not_on_this_host(name: str):
@@ -386,6 +424,7 @@ WORKFLOWS = {
     "qwen_image_t2i_reuse_cfg": qwen_image_t2i_reuse,
     "wan22_ti2v_5b_truncated_cfg": wan22_ti2v_5b,
     "ideogram4_t2i_reuse_cfg": ideogram4_t2i,
+    "flux2_klein_t2i_reuse_cfg": flux2_klein_t2i,
 }
 
 
@@ -481,4 +520,13 @@ BLUEPRINTS = {
                      "the guidance reused between, so the unconditional model runs on 5 of the 20 steps. The scheduler "
                      "inside is set for 1024 x 1024 as core's Default preset; for another size set its width and "
                      "height too. Needs ComfyUI 0.33.")),
+    "Text to Image (Flux.2 Klein base, Truncated CFG)": Blueprint(
+        flux2_klein_t2i, outside=("save",), labels=PROMPT_LABELS,
+        exposed=[("latent", "width"), ("latent", "height")] + SEED_STEPS + GUIDER_EXPOSED
+        + [("loader", "unet_name"), ("clip", "clip_name"), ("vae", "vae_name")],
+        category="Image generation and editing/Text to image",
+        description=("Flux.2 Klein base text to image as core's template runs it (cfg 5, 20 steps), with Truncated "
+                     "CFG: full CFG on every 4th step and the guidance reused between (37.5 % fewer model calls). "
+                     "The scheduler inside is set for 1024 x 1024; for another size set its width and height too. "
+                     "Needs ComfyUI 0.33.")),
 }

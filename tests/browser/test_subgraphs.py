@@ -181,7 +181,8 @@ def open_node_search(page) -> None:
 # NetaYume's; "NetaYume" lists core's NetaYume blueprint, then the pack's).
 SEARCH = {"Text to Image (Qwen-Image 2512, Truncated CFG)": "2512",
           "Text to Image (NetaYume Lumina, Truncated CFG)": "NetaYume",
-          "Text to Image (Ideogram 4, Truncated CFG)": "Ideogram"}
+          "Text to Image (Ideogram 4, Truncated CFG)": "Ideogram",
+          "Text to Image (Flux.2 Klein base, Truncated CFG)": "Klein"}
 
 
 @pytest.mark.parametrize("name", sorted(BLUEPRINTS))

@@ -32,6 +32,7 @@ EXPECTED = {
     "qwen_image_t2i_reuse_cfg": 7,
     "wan22_ti2v_5b_truncated_cfg": 5,  # cfg_truncate_steps 5
     "ideogram4_t2i_reuse_cfg": 6,  # cfg_every 4: steps 1..3 and 5..7 (CFGOverride's cfg 3 is not cfg 1)
+    "flux2_klein_t2i_reuse_cfg": 6,  # cfg_every 4
 }
 RUNNABLE = sorted(name for name in EXPECTED if not_on_this_host(name) is None)
 
