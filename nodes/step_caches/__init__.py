@@ -1,12 +1,13 @@
 """The step caches users put on the same model, one adapter each, as the pack meets them on a run.
 
-Core's EasyCache and LazyCache nodes keep their state in one holder under ``transformer_options["easycache"]``;
-the adapter is chosen by the holder's class (``easycache.py``, ``lazycache.py``). A holder of a class no adapter
-knows, two caches sharing that one holder, and the packs that replace the network's forward
-(``forward_caches.py``) are what the pack cannot steer: ``notices`` names them, once per run.
+Each adapter (``adapter.py``) is the only place that knows its cache's state: core's EasyCache and LazyCache
+(``easycache.py``, ``lazycache.py``; both keep one holder under ``transformer_options["easycache"]``, told apart by
+its class). A holder of a class no adapter knows under a key an adapter uses, a cache twice, two caches sharing
+one holder, and the packs that replace the network's forward (``forward_caches.py``) are what the pack cannot
+steer: ``notices`` names them, once per run.
 
 Adding a cache: one module here with its ``ADAPTER`` (every module that has one is an adapter), and its tests;
-the host test ``test_step_cache_fields.py`` pins every core field the adapter names in ``fields``.
+a cache that lives in another pack registers its adapter with ``register``.
 """
 from __future__ import annotations
 
@@ -14,21 +15,28 @@ import importlib
 import pkgutil
 from typing import Optional
 
-from .adapter import HOLDER_KEY, StepCache, StepCacheAdapter, wrappers_with_key
+from .adapter import StepCache, StepCacheAdapter, unknown_holder_notice, wrappers_with_key
 from .forward_caches import forward_cache_warnings, forward_caches_of
 
-ADAPTERS: tuple[StepCacheAdapter, ...] = tuple(
+ADAPTERS: list[StepCacheAdapter] = [
     module.ADAPTER for module in (importlib.import_module(f"{__name__}.{info.name}") for info in
                                   sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name))
-    if hasattr(module, "ADAPTER"))
-_KNOWN = {(adapter.holder_key, adapter.holder_class) for adapter in ADAPTERS}
+    if hasattr(module, "ADAPTER")]
+
+
+def register(adapter: StepCacheAdapter) -> StepCacheAdapter:
+    """Make the pack coordinate with another step cache and count it (an adapter of the same name replaces it)."""
+    if not isinstance(adapter, StepCacheAdapter):
+        raise TypeError(f"register takes a StepCacheAdapter, not a {type(adapter).__name__}")
+    ADAPTERS[:] = [a for a in ADAPTERS if a.name != adapter.name] + [adapter]
+    return adapter
 
 
 def step_cache_of(transformer_options: dict) -> Optional[StepCache]:
     """The step cache the run's options carry, if an adapter knows its holder."""
     for adapter in ADAPTERS:
-        holder = transformer_options.get(adapter.holder_key)
-        if holder is not None and type(holder).__name__ == adapter.holder_class:
+        holder = adapter.holder_of(transformer_options)
+        if holder is not None:
             return StepCache(adapter, holder)
     return None
 
@@ -36,20 +44,20 @@ def step_cache_of(transformer_options: dict) -> Optional[StepCache]:
 def notices(transformer_options: dict) -> list[str]:
     """What the pack cannot steer on this model, by name (empty when it can steer everything there)."""
     found = []
-    holder = transformer_options.get(HOLDER_KEY)
-    if holder is not None and (HOLDER_KEY, type(holder).__name__) not in _KNOWN:
-        found.append(f"a step cache whose state is a {type(holder).__name__} is on this model: the pack does not know "
-                     "it, so it neither coordinates with it nor counts what it caches apart from what reaches the "
-                     "network")
+    for key in dict.fromkeys(adapter.holder_key for adapter in ADAPTERS):
+        holder = transformer_options.get(key)
+        if holder is not None and not any(a.holder_of(transformer_options) is holder for a in ADAPTERS):
+            found.append(unknown_holder_notice(holder))
     present = [adapter for adapter in ADAPTERS if wrappers_with_key(transformer_options, adapter.decides_in)]
     for adapter in present:
-        if len(wrappers_with_key(transformer_options, adapter.decides_in)) > 1:
-            found.append(f"{adapter.name} is on this model twice: both read one state, so a call the pack asks the "
-                         f"first to compute can still be cached by the second; keep one {adapter.name} node")
-    if len(present) > 1:
-        found.append(f"{' and '.join(a.name for a in present)} are both on this model: they share one state in "
-                     "ComfyUI, which the later node's replaces; keep one of them")
+        found += adapter.notices(transformer_options)
+    for key in dict.fromkeys(adapter.holder_key for adapter in present):
+        sharing = [adapter for adapter in present if adapter.holder_key == key]
+        if len(sharing) > 1:
+            found.append(f"{' and '.join(a.name for a in sharing)} are both on this model: they share one state in "
+                         "ComfyUI, which the later node's replaces; keep one of them")
     return found
 
 
-__all__ = ["ADAPTERS", "StepCache", "forward_cache_warnings", "forward_caches_of", "notices", "step_cache_of"]
+__all__ = ["ADAPTERS", "StepCache", "StepCacheAdapter", "forward_cache_warnings", "forward_caches_of", "notices",
+           "register", "step_cache_of"]

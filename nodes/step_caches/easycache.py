@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import comfy.patcher_extension
 
-from .adapter import COMMON_FIELDS, StepCacheAdapter
+from .adapter import CoreCacheAdapter
 
 CHECKS_ITS_CACHE = "can_apply_cache_diff"  # the holder's method since ComfyUI 0.10.0
 SAMPLES_BATCHES_FROM = (0, 3, 65)  # the ComfyUI release whose EasyCache adds each branch's cache to its own rows
 
-ADAPTER = StepCacheAdapter(
-    name="EasyCache", node="comfy_extras.nodes_easycache:EasyCacheNode", holder_class="EasyCacheHolder",
-    decides_in=(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, "easycache"), answers="network calls",
-    fields=COMMON_FIELDS + ("initial_step", "first_cond_uuid"), watches_branch=True,
-    answers_unseen_branches=lambda holder: not hasattr(holder, CHECKS_ITS_CACHE))
+
+class EasyCacheAdapter(CoreCacheAdapter):
+    fields = CoreCacheAdapter.fields + ("initial_step", "first_cond_uuid")
+
+    def watch(self, holder, uuid) -> None:
+        """Unless it has already picked its branch this run."""
+        if holder.initial_step:
+            holder.first_cond_uuid = uuid
+            holder.initial_step = False
+
+    def answers_unseen_branches(self, holder) -> bool:
+        return not hasattr(holder, CHECKS_ITS_CACHE)
+
+
+ADAPTER = EasyCacheAdapter(name="EasyCache", node="comfy_extras.nodes_easycache:EasyCacheNode",
+                           holder_class="EasyCacheHolder",
+                           decides_in=(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, "easycache"))

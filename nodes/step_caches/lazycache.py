@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import comfy.patcher_extension
 
-from .adapter import StepCacheAdapter
+from .adapter import CoreCacheAdapter
 
-ADAPTER = StepCacheAdapter(
-    name="LazyCache", node="comfy_extras.nodes_easycache:LazyCacheNode", holder_class="LazyCacheHolder",
-    decides_in=(comfy.patcher_extension.WrappersMP.PREDICT_NOISE, "lazycache"), answers="whole sampler calls")
+ADAPTER = CoreCacheAdapter(name="LazyCache", node="comfy_extras.nodes_easycache:LazyCacheNode",
+                           holder_class="LazyCacheHolder",
+                           decides_in=(comfy.patcher_extension.WrappersMP.PREDICT_NOISE, "lazycache"))

@@ -18,7 +18,7 @@ from devtools.core_nodes import cfg_guider as core_guider  # noqa: E402
 
 from quality.settings import StepCacheSetting  # noqa: E402
 from quality.sweep import with_step_cache  # noqa: E402
-from truncated_cfg.nodes.step_caches import easycache  # noqa: E402
+from truncated_cfg.nodes.step_caches import easycache, step_cache_of  # noqa: E402
 from sampling_support import controller_of  # noqa: E402
 
 CACHES = ("EasyCache", "LazyCache")
@@ -126,7 +126,7 @@ def test_coordinating_forces_only_the_calls_it_learns_from_and_no_mark_outlives_
     entries = []
 
     def spy(executor, *args, **kwargs):
-        holder = executor.class_obj.model_options["transformer_options"]["easycache"]
+        holder = step_cache_of(executor.class_obj.model_options["transformer_options"]).holder
         entries.append((float(args[1].flatten()[0]), holder.cumulative_change_rate == float("inf"), holder.start_t))
         return executor(*args, **kwargs)
 
@@ -157,7 +157,7 @@ def test_easycache_that_cannot_serve_an_unseen_branch_is_refused_at_the_start_or
     the start of sampling, naming the cache, the setting and what to do; coordinating, it runs."""
     policy = dict(cfg_truncate_steps=0, sigma_high=sigma_window_at_step(wan_model, 3))
     cached = with_cache(wan_model, "EasyCache")
-    holder = cached.model_options["transformer_options"]["easycache"]
+    holder = step_cache_of(cached.model_options["transformer_options"]).holder
     independent = truncated_guider(cached, wan_conds, step_cache="independent", **policy)
     if not easycache.ADAPTER.answers_unseen_branches(holder):  # ComfyUI 0.10.0 on: it computes such a call itself
         sample_custom_advanced(independent, "euler", 1, schedule(wan_model, STEPS))
