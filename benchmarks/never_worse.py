@@ -1,6 +1,6 @@
 """What the pack does to a graph that already caches: network calls per image and drift from full CFG's digits,
 for core's CFGGuider with a core step cache against the Truncated CFG Guider on the same cache at its node
-defaults, with every rule off (coordinate: the cache decides, its calls get the pack's held answer) and at its
+defaults, with every rule off (coordinate: the cache decides, its calls get the pack's cache answer) and at its
 defaults with step_cache independent. The digits model through ComfyUI's sampler, the same noise for every row,
 each image sampled alone (its own cache decisions).
 

@@ -240,7 +240,7 @@ def cache_section(caches: dict, stem: str) -> list[str]:
              "run does (a cache decides from what it measures of the whole batch). "
              "Each core cache node on the model over its reuse_threshold (start 0.15, end 0.95), alone under core "
              "CFGGuider, and under the Truncated CFG Guider with every rule off (nothing truncated; a call the "
-             "cache answers gets the pack's held answer); the pack alone (reuse_extrapolated every k steps); and "
+             "cache answers gets the pack's cache answer); the pack alone (reuse_extrapolated every k steps); and "
              "both stacked, the cache deciding "
              "alone (`step_cache` independent) or coordinated with the pack (coordinate: every full-CFG step "
              "runs at the network, and a call or branch the cache answers gets the network's latest outputs "

@@ -68,11 +68,13 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=1,
                         help="interleaved full / published rounds; the best is kept (2 or more for timings)")
     parser.add_argument("--workflows", default="",
-                        help="comma-separated example workflow names to run (default: every one)")
+                        help="comma-separated example workflow names to run (default: every one but those slow on "
+                             "a CPU, which it names)")
     args = parser.parse_args(argv)
-    from devtools.workflow_specs import WORKFLOWS
+    from devtools.workflow_specs import SLOW_ON_CPU, WORKFLOWS
 
-    args.workflows = [name for name in args.workflows.split(",") if name] or list(WORKFLOWS)
+    args.workflows = ([name for name in args.workflows.split(",") if name]
+                      or [name for name in WORKFLOWS if name not in SLOW_ON_CPU])
     unknown = [name for name in args.workflows if name not in WORKFLOWS]
     if unknown:
         parser.error(f"no example workflow named {', '.join(unknown)}; the workflows: {', '.join(WORKFLOWS)}")
@@ -91,6 +93,10 @@ def main(argv=None) -> int:
     from devtools.workflow_runs import load_api, run, shrink, without_truncation
     from devtools.workflow_specs import not_on_this_host
 
+    from devtools.workflow_specs import SLOW_ON_CPU
+
+    for name in SLOW_ON_CPU.keys() - set(args.workflows):
+        print(f"  {name}: left out by default, {SLOW_ON_CPU[name]} (--workflows {name} runs it)", flush=True)
     print("building or reusing the small models ...", flush=True)
     link_model_tree(WORK_DIR)
     server = ComfyServer(host, WORK_DIR).start()

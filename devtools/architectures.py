@@ -115,7 +115,7 @@ ARCHITECTURES = [
     Architecture("Qwen-Image-Edit 2511", "QwenImage",
                  {"image_model": "qwen_image", "in_channels": 64, "num_layers": 1, "num_attention_heads": 2,
                   "default_ref_method": "index_timestep_zero"},
-                 (16, 8, 8), 3584, "image_qwen_image_edit_2511", 40, 3.0, extras={"reference_latents": (16, 8, 8)},
+                 (16, 8, 8), 3584, "image_qwen_image_edit_2511", 40, 4.0, extras={"reference_latents": (16, 8, 8)},
                  needs_later_core="Qwen-Image-Edit 2511's reference method (index_timestep_zero)"),
     Architecture("HunyuanVideo 1.5", "HunyuanVideo15", HUNYUAN_VIDEO_15,
                  (32, 1, 8, 8), 3584, "video_hunyuan_video_1.5_720p_t2v", 20, 6.0, extras=HUNYUAN_15_TEXT),

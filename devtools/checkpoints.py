@@ -163,8 +163,13 @@ def qwen_image_state_dict(layers: int = 1, seed: int = 0, dtype=torch.bfloat16) 
     return seeded_state_dict(model, seed, dtype)
 
 
-def save_qwen_image(path: Path, **kwargs) -> Path:
-    return save_state_dict(path, qwen_image_state_dict(**kwargs))
+def save_qwen_image(path: Path, edit_2511: bool = False, **kwargs) -> Path:
+    """``edit_2511``: with the key by which core's detection tells Qwen-Image-Edit 2511 (its reference method,
+    index_timestep_zero)."""
+    state = qwen_image_state_dict(**kwargs)
+    if edit_2511:
+        state["__index_timestep_zero__"] = torch.zeros(0)  # an empty buffer in the model, as in core's files
+    return save_state_dict(path, state)
 
 
 def lumina2_conditioning(seed: int, tokens: int = 8, batch: int = 1) -> list:

@@ -30,6 +30,7 @@ QWEN3VL_8B = "qwen3vl_8b_fp8_scaled.safetensors"
 IDEOGRAM4_TEXT_DIM = 53248  # 13 of Qwen3-VL 8B's layers, 4096 each, side by side
 FLUX2_VAE = "flux2-vae.safetensors"
 FLUX2_KLEIN_UNET = "flux-2-klein-base-4b.safetensors"  # core's Flux.2 Klein template's (base, 4B)
+QWEN_IMAGE_EDIT_UNET = "qwen_image_edit_2511_fp8mixed.safetensors"  # core's Qwen-Image-Edit 2511 template's
 WAN_EXPERTS = {
     ("t2v", "high"): "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
     ("t2v", "low"): "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors",
@@ -46,7 +47,8 @@ KIND = "wan experts 512 x 2, qwen-image, wan 2.2 5b, netayume\n"
 
 def kind() -> str:
     """What the marker holds on this host: a tree built for 0.3.64 lacks what 0.33 runs."""
-    return KIND + "".join(f"{name}\n" for name in ("ZImage", "Ideogram4", "Flux2") if knows(name))
+    return (KIND + "".join(f"{name}\n" for name in ("ZImage", "Ideogram4", "Flux2") if knows(name))
+            + ("qwen-image-edit 2511\n" if knows_qwen_image_edit_2511() else ""))
 
 
 def knows(supported_model: str) -> bool:
@@ -55,6 +57,16 @@ def knows(supported_model: str) -> bool:
     import comfy.supported_models
 
     return hasattr(comfy.supported_models, supported_model)
+
+
+def knows_qwen_image_edit_2511() -> bool:
+    """Whether the host runs Qwen-Image-Edit 2511's reference method (index_timestep_zero; core added it after
+    0.3.64)."""
+    import inspect
+
+    import comfy.ldm.qwen_image.model
+
+    return "index_timestep_zero" in inspect.getsource(comfy.ldm.qwen_image.model)
 
 
 def build(models: Path, input_dir: Path | None = None) -> Path:
@@ -76,6 +88,8 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
         # Wide enough that a skipped branch saves model time, not only overhead (the main job times it).
         checkpoints.save_wan(unets / name, dim=512, layers=2, seed=seed, in_dim=36 if task == "i2v" else 16)
     checkpoints.save_qwen_image(unets / QWEN_IMAGE_UNET, layers=1)
+    if knows_qwen_image_edit_2511():
+        checkpoints.save_qwen_image(unets / QWEN_IMAGE_EDIT_UNET, edit_2511=True, layers=1, seed=60)
     checkpoints.save_wan(unets / WAN22_5B_UNET, dim=256, layers=2, seed=30, in_dim=48, out_dim=48)
     for name in (GEMMA, UMT5, QWEN_VL_7B):
         checkpoints.save_state_dict(te / name, {MARKER: torch.zeros(1)})

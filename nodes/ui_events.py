@@ -45,9 +45,11 @@ def current_prompt() -> tuple[Optional[str], Optional[str]]:
 class RunReporter:
     """Reports one run of one node (the guider or the model patch) to the browser."""
 
-    def __init__(self, node_id: str, run: TruncationRun):
+    def __init__(self, node_id: str, run: TruncationRun, negative_model: bool = False):
+        """``negative_model``: the guider runs its negative branch on a second model (its calls counted apart)."""
         self.node_id = node_id
         self.run = run
+        self.negative_model = negative_model
         self.client_id, self.prompt_id = current_prompt()
         sockets = getattr(getattr(PromptServer, "instance", None), "sockets", None)
         # A client id no page of this server holds (a ComfyUI-Distributed worker runs the master page's prompts):
@@ -62,7 +64,8 @@ class RunReporter:
     def start(self) -> None:
         schedule = self.run.schedule
         switch = None if self.run.boundary is None else first_low_noise_step(schedule, self.run.boundary)
-        self._send(EVENT_START, {"steps": len(self.run.ledger.steps), "sigmas": schedule, "switch_step": switch})
+        self._send(EVENT_START, {"steps": len(self.run.ledger.steps), "sigmas": schedule, "switch_step": switch,
+                                 "negative_model": self.negative_model})
 
     def after_call(self, step: int) -> None:
         """After the ledger took a sampler call of ``step``: its counts include that call."""
@@ -74,13 +77,17 @@ class RunReporter:
         ledger = self.run.ledger
         self._send(EVENT_STEP, {"cells": [[i, ledger.steps[i].kind] for i in self.changed], "step": step,
                                 "model_calls": ledger.model_calls, "model_calls_cached": ledger.model_calls_cached,
-                                "model_calls_core": ledger.model_calls_core})
+                                "model_calls_core": ledger.model_calls_core,
+                                "model_calls_saved": ledger.model_calls_saved,
+                                "negative_calls": ledger.negative_calls,
+                                "negative_calls_core": ledger.negative_calls_core})
         self.changed = {}
 
     def finish(self, ledger: Ledger, seconds: float) -> None:
-        self._send(EVENT_LEDGER, {"ledger": ledger.to_dict(), "seconds": seconds, "outcome": "finished"})
+        self._send(EVENT_LEDGER, {"ledger": ledger.to_dict(), "seconds": seconds, "outcome": "finished",
+                                  "negative_model": self.negative_model})
 
     def stopped(self, ledger: Ledger, seconds: float, outcome: str, message: str) -> None:
         """The run ended early (``outcome``: "interrupted" or "failed"): what ran until then."""
         self._send(EVENT_LEDGER, {"ledger": ledger.to_dict(), "seconds": seconds, "outcome": outcome,
-                                  "message": message[:300]})
+                                  "message": message[:300], "negative_model": self.negative_model})

@@ -27,14 +27,14 @@ REUSE_EXTRAPOLATED = "reuse_extrapolated"
 REUSE_VARIANT = "reuse, other estimate"
 REFRESH = "reuse + refresh"
 CACHE_ALONE = "step cache alone (core CFGGuider)"
-CACHE_HELD = "step cache + the pack's held answer, nothing truncated"
+CACHE_ANSWERED = "step cache + the pack's cache answer, nothing truncated"
 STACKED_INDEPENDENT = "pack + step cache, independent"
 STACKED_COORDINATED = "pack + step cache, coordinate"
 Z_IMAGE = "Z-Image's recipe"
 SCHEDULE = "cfg_schedule"
 CORE_TRUNCATION = "core's truncation (CFGOverride cfg 1)"
 FAMILIES = (FULL, NO_CFG, CORE_TRUNCATION, LAST_N, RATIO, WINDOW, ADAPTIVE, DECAY, UNCOND_KEPT, RENORM, EVERY_COND,
-            REUSE, REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, Z_IMAGE, SCHEDULE, CACHE_ALONE, CACHE_HELD,
+            REUSE, REUSE_EXTRAPOLATED, REUSE_VARIANT, REFRESH, Z_IMAGE, SCHEDULE, CACHE_ALONE, CACHE_ANSWERED,
             STACKED_INDEPENDENT, STACKED_COORDINATED)
 # Core's step caches over their threshold, stacked with reuse_extrapolated every k steps both ways.
 CACHE_THRESHOLDS = {"LazyCache": (0.03, 0.05, 0.1, 0.2, 0.3), "EasyCache": (0.05, 0.1, 0.2, 0.3)}
@@ -96,11 +96,11 @@ def every_extrapolated(k: int) -> Setting:
                    {"cfg_every": k, "keep": KEEP_REUSE_EXTRAPOLATED})
 
 
-def cache_alone_and_held(cache: StepCacheSetting) -> list[Setting]:
+def cache_alone_and_answered(cache: StepCacheSetting) -> list[Setting]:
     """A core cache alone under core CFGGuider, and under the pack with every rule off (its calls get the held
     answer)."""
     return [Setting(CACHE_ALONE, f"{cache.label} alone", cache=cache, core_guider=True),
-            Setting(CACHE_HELD, f"{cache.label}, held answer", {"step_cache": "coordinate"}, cache=cache)]
+            Setting(CACHE_ANSWERED, f"{cache.label}, cache answer", {"step_cache": "coordinate"}, cache=cache)]
 
 
 def stacked(cache: StepCacheSetting, k: int, mode: str) -> Setting:
@@ -217,14 +217,14 @@ def focused_settings(steps: int, with_core_override: bool) -> list[Setting]:
 
 def focused_cache_settings(nodes: tuple = tuple(FOCUSED_CACHE_THRESHOLDS)) -> list[Setting]:
     """The default grid's step-cache rows: full CFG, the pack alone at its recommendation and the neighbour; each
-    cache of ``nodes`` alone and with the pack's held answer (nothing truncated) at three thresholds; and at its
+    cache of ``nodes`` alone and with the pack's cache answer (nothing truncated) at three thresholds; and at its
     recommended threshold, coordinated with the pack (every 8, the recommendation, and every 4, the neighbour) and
     stacked blindly (independent, every 8)."""
     settings = [Setting(FULL, "full CFG")]
     settings += [every_extrapolated(k) for k in (NEIGHBOUR_EVERY, RECOMMENDED_EVERY)]
     for node in nodes:
         for threshold in FOCUSED_CACHE_THRESHOLDS[node]:
-            settings += cache_alone_and_held(StepCacheSetting(node, threshold))
+            settings += cache_alone_and_answered(StepCacheSetting(node, threshold))
         cache = StepCacheSetting(node, RECOMMENDED_THRESHOLD[node])
         settings += [stacked(cache, RECOMMENDED_EVERY, "coordinate"), stacked(cache, NEIGHBOUR_EVERY, "coordinate"),
                      stacked(cache, RECOMMENDED_EVERY, "independent")]
@@ -234,7 +234,7 @@ def focused_cache_settings(nodes: tuple = tuple(FOCUSED_CACHE_THRESHOLDS)) -> li
 def cache_settings(nodes: tuple = tuple(CACHE_THRESHOLDS)) -> list[Setting]:
     """Full CFG, the pack alone (reuse_extrapolated every k), each core cache of ``nodes`` alone over its
     threshold, the cache under the pack with every rule off (the cache decides, the calls it answers get the
-    pack's held answer), and each stacked with the pack, the cache deciding alone (independent) and coordinated
+    pack's cache answer), and each stacked with the pack, the cache deciding alone (independent) and coordinated
     with it."""
     settings = [Setting(FULL, "full CFG")]
     settings += [every_extrapolated(k) for k in CACHE_EVERY]
@@ -243,6 +243,6 @@ def cache_settings(nodes: tuple = tuple(CACHE_THRESHOLDS)) -> list[Setting]:
             continue
         for threshold in thresholds:
             cache = StepCacheSetting(node, threshold)
-            settings += cache_alone_and_held(cache)
+            settings += cache_alone_and_answered(cache)
             settings += [stacked(cache, k, mode) for k in CACHE_EVERY for mode in ("independent", "coordinate")]
     return settings

@@ -2,7 +2,7 @@
 
 ComfyUI hands hooks x0 predictions; ``x - x0`` is the model output times sigma, and every ratio
 of norms below is invariant to that factor, so these functions take ``x - x0`` directly. The
-conversions between the two spaces, and the one extrapolation in sigma that reuse and held outputs
+conversions between the two spaces, and the one extrapolation in sigma that reuse and cache answers
 share, are here too.
 """
 from __future__ import annotations

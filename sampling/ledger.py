@@ -16,11 +16,12 @@ Words, used the same way in the log line, the step strip, the events and the ben
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Collection, Optional
 
 from .keep import ReuseGuidance
-from .plan import CFG_ONE, REFRESHED
+from .plan import CFG_ONE, NEGATIVE, REFRESHED, CallPlan
 
+MIXED_EXPERTS = "high+low"
 # A step's kind, as the step strip colours it, is its calls' (plan.py: full, refresh, cfg1, or the keep mode's
 # kind), or this when a step cache answered every call of it.
 CACHED = "cached"
@@ -69,6 +70,35 @@ class Ledger:
     @classmethod
     def for_schedule(cls, schedule: list[float]) -> "Ledger":
         return cls(steps=[StepRecord(index=i, sigma=schedule[i]) for i in range(max(len(schedule) - 1, 0))])
+
+    def record(self, plan: CallPlan, ran: Collection[str], cached: Collection[str],
+               guidance_from: Optional[int] = None) -> None:
+        """One sampler call: the branches the network ran, those a step cache answered, what core would have run.
+        ``guidance_from``: the full step whose guidance a full call keeps when a cache answered part of it."""
+        rec = self.steps[plan.step]
+        rec.sampler_calls += 1
+        rec.model_calls += len(ran)
+        rec.negative_calls += NEGATIVE in ran
+        rec.model_calls_cached += len(cached)
+        rec.model_calls_core += plan.core_calls
+        rec.full = plan.full
+        rec.planned = plan.kind
+        rec.kept = None if plan.keep is None else plan.keep.name
+        rec.reasons = plan.reasons
+        rec.reused_from = plan.reused_from
+        rec.refreshed = plan.refreshed
+        rec.note = plan.note
+        if plan.full and cached and guidance_from is not None:
+            rec.note = f"{' and '.join(sorted(cached))} cached by a step cache: guidance of step {guidance_from} kept"
+        if plan.expert is not None:
+            # A multi-stage step can straddle the boundary: its calls then name both experts.
+            rec.expert = plan.expert if rec.expert in (None, plan.expert) else MIXED_EXPERTS
+
+    def record_extra(self, step: int, count: int) -> None:
+        """Forwards another node ran in a sampler call beyond the plan's (SkipLayerGuidanceDiT's): core runs them
+        too."""
+        self.steps[step].model_calls += count
+        self.steps[step].model_calls_core += count
 
     @property
     def sampler_calls(self) -> int:
@@ -143,6 +173,8 @@ class Ledger:
             "model_calls_cached": self.model_calls_cached,
             "model_calls_core": self.model_calls_core,
             "model_calls_saved": self.model_calls_saved,
+            "negative_calls": self.negative_calls,
+            "negative_calls_core": self.negative_calls_core,
             "nothing_to_skip": self.nothing_to_skip,
             "truncated_steps": self.truncated_steps,
             "saved_fraction": self.saved_fraction,

@@ -83,7 +83,7 @@ def test_the_strip_updates_during_the_run_and_ends_at_the_ledger(page, finished)
     assert live == sorted(live), "cells filled in step by step"
     assert state["steps"] == STEPS
     assert state["cells"] == ["full"] * 3 + ["cond"] * 5  # cfg_truncate_steps 5 of 8, keep cond
-    assert (state["modelCalls"], state["modelCallsCore"]) == (11, 16)
+    assert (state["modelCalls"], state["modelCallsCore"], state["modelCallsSaved"]) == (11, 16, 5)
     assert f"[Truncated CFG] {STEPS} steps, 5 truncated, model calls 11 / 16" in log
     assert state["seconds"] > 0
     assert state["switchStep"] is not None and 0 <= state["switchStep"] <= STEPS  # the Wan expert boundary

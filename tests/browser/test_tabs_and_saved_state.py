@@ -63,6 +63,7 @@ BAD = {
     "an unknown kind": {**GOOD, "cells": ["full", "boom", None]},
     "a step past the end": {**GOOD, "current": 7},
     "a negative count": {**GOOD, "modelCalls": -5},
+    "a saved count that is not a number": {**GOOD, "modelCallsSaved": "5"},
     "a broken chart": {**GOOD, "relDiff": [[0]]},
 }
 

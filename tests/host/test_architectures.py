@@ -117,7 +117,10 @@ def test_a_reuse_step_is_one_model_call_with_the_reused_difference(arch, via):
 # Where core's templates keep a sampler's steps and a guider's cfg (widget positions).
 STEPS_AT = {"KSampler": 2, "KSamplerAdvanced": 3, "BasicScheduler": 1, "Flux2Scheduler": 0, "Ideogram4Scheduler": 0,
             "LTXVScheduler": 0, "BetaSamplingScheduler": 0}
-CFG_AT = {"KSampler": 3, "KSamplerAdvanced": 4, "CFGGuider": 0, "DualModelGuider": 0, "SamplerCustom": 3}
+CFG_AT = {"KSampler": 3, "KSamplerAdvanced": 4, "CFGGuider": 0, "DualModelGuider": 0, "SamplerCustom": 3,
+          # A template that switches between recipes (Qwen-Image-Edit 2511: 40 steps at cfg 4, or its lightning LoRA
+          # at 4 and 1) feeds the sampler's cfg from primitives.
+          "PrimitiveFloat": 0}
 
 
 def template_nodes(graph) -> list:

@@ -1,6 +1,6 @@
 """Never worse than no pack: with a core step cache on the model, the guider at its node defaults runs no more
 network calls per image than core's CFGGuider with the same cache, at batch 1 and above; and with every rule off
-the cache keeps caching (the pack gives its calls the held answer), instead of being switched off.
+the cache keeps caching (the pack gives its calls the cache answer), instead of being switched off.
 
 On the pack's digits model (a trained model, so the caches decide as they would on a real one), 20 euler steps,
 rows counted at the network's first layer."""
@@ -70,7 +70,7 @@ def test_the_guider_at_its_defaults_never_runs_more_network_calls_than_core_with
 
 
 @pytest.mark.parametrize("node", ["EasyCache", "LazyCache"])
-def test_with_every_rule_off_the_cache_keeps_caching_and_its_calls_get_the_held_answer(digits, node):
+def test_with_every_rule_off_the_cache_keeps_caching_and_its_calls_get_the_cache_answer(digits, node):
     """Nothing is learnt from full calls, so none is forced to the network: the cache caches as it would alone,
     and the calls it answers get the network's latest outputs carried in model-output space, which stay closer
     to full CFG's picture than the cache's own answer."""

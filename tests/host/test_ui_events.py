@@ -52,6 +52,7 @@ def test_a_thousand_step_run_sends_a_few_events_that_still_name_every_step(monke
     named = [cell[0] for data in steps for cell in data["cells"]]
     assert named == sorted(set(named)) and named[0] == 0
     assert steps[0]["cells"][0] == [0, "full"] and steps[0]["model_calls"] == 2  # counts include the call just made
+    assert steps[0]["model_calls_saved"] == 0  # the ledger's count: step 0 runs full CFG
     # Only to the client that queued the prompt, each naming it.
     assert recorder.sids == {"tab-1"} and {data["prompt_id"] for _, data in recorder.events} == {"prompt-9"}
     # Decisions not yet sent when the run ends arrive with the ledger, which names every step.

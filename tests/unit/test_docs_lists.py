@@ -40,3 +40,14 @@ def test_the_renorm_page_lists_every_renorm_mode_and_no_other():
 def test_every_keep_value_the_readme_names_is_a_keep_mode():
     named = set(re.findall(r"`keep` (?:to |at |as )?\*{0,2}`?(\w+)", README))
     assert named and named <= set(KEEP_MODES), named - set(KEEP_MODES)
+
+
+def test_the_readme_s_nodes_section_names_every_keep_mode_and_only_rules_that_exist():
+    nodes = section(README, "## The nodes")
+    returns = nodes[nodes.index("says what it returns:"):]
+    returns = returns[:returns.index(". ")]
+    assert set(re.findall(r"`(\w+)`", returns)) == set(KEEP_MODES)
+    rules = nodes[nodes.index("rule that is on says so ("):]
+    rules = rules[:rules.index("), and")]
+    named = set(re.findall(r"`(\w+)`", rules))
+    assert named and named <= {row.name for row in INPUTS}, named - {row.name for row in INPUTS}

@@ -8,7 +8,7 @@ from quality.judge import Judge, frechet_distance, mean_pairwise_distance
 from quality.pareto import BY_DRIFT, best_at_full_cfg_quality, best_within, pareto_front
 from quality.report import (_steps, markdown_table, picks, plot_cache_front, plot_pareto, same_picture_picks,
                             same_picture_picks_by_family, save_sample_grid)
-from quality.settings import (CACHE_ALONE, CACHE_HELD, CORE_OVERRIDE_FROM, CORE_TRUNCATION, FAMILIES,
+from quality.settings import (CACHE_ALONE, CACHE_ANSWERED, CORE_OVERRIDE_FROM, CORE_TRUNCATION, FAMILIES,
                               FOCUSED_CACHE_THRESHOLDS, FULL, NO_CFG, REUSE, SCHEDULE, STACKED_COORDINATED,
                               STACKED_INDEPENDENT, Z_IMAGE, cache_settings, core_truncation_settings,
                               focused_cache_settings, focused_settings, recipe_settings, sweep_settings)
@@ -159,7 +159,7 @@ def test_the_default_grid_holds_the_rows_users_choose_between(steps):
     assert not any(s.family == CORE_TRUNCATION for s in focused_settings(steps, with_core_override=False))
     caches = focused_cache_settings()
     families = {s.family for s in caches}
-    assert {CACHE_ALONE, CACHE_HELD, STACKED_COORDINATED, STACKED_INDEPENDENT} <= families
+    assert {CACHE_ALONE, CACHE_ANSWERED, STACKED_COORDINATED, STACKED_INDEPENDENT} <= families
     for node, thresholds in FOCUSED_CACHE_THRESHOLDS.items():
         assert len(thresholds) == 3
         assert {s.cache.reuse_threshold for s in caches if s.cache and s.cache.node == node} == set(thresholds)
@@ -285,8 +285,8 @@ def test_cache_settings_pair_every_cache_setting_both_ways():
     assert all(s.core_guider for s in settings if s.family == CACHE_ALONE)
     assert {s.cache.node for s in cache_settings(("LazyCache",)) if s.cache} == {"LazyCache"}
     # Beside each cache alone: the same cache under the pack with every rule off (nothing truncated, the calls the
-    # cache answers get the pack's held answer).
-    held = [s for s in settings if s.family == CACHE_HELD]
+    # cache answers get the pack's cache answer).
+    held = [s for s in settings if s.family == CACHE_ANSWERED]
     assert [s.cache for s in held] == [s.cache for s in settings if s.family == CACHE_ALONE]
     assert all(s.guider_inputs() == {**RULES_OFF, "step_cache": "coordinate"} and not s.core_guider for s in held)
 

@@ -139,7 +139,7 @@ def test_decay_latch_waits_for_the_guidance_to_fall_below_its_fraction_of_the_pe
     # Guidance difference of the denoised predictions: 1, 2 (the peak), 1, 0.5 (<= 0.3 * 2).
     for step, (s, size) in enumerate(zip(SCHEDULE[:4], [1.0, 2.0, 1.0, 0.5], strict=True)):
         full_call(run, s, COND, COND - size)
-        assert run.latched_at == (3 if step == 3 else None), step
+        assert run.latch.latched_at == (3 if step == 3 else None), step
     assert run.plan(0.2, 4.0).reasons == ("adaptive",)
 
 
@@ -149,4 +149,4 @@ def test_decay_latch_compares_denoised_predictions_not_model_outputs():
     # less as sigma falls: 0.6 of its peak at sigma 0.6, 0.4 (<= 0.5) at sigma 0.4.
     for s in SCHEDULE[:4]:
         full_call(run, s, COND, COND - s)
-    assert run.latched_at == run.ledger.adaptive_latched_at == 3
+    assert run.latch.latched_at == run.ledger.adaptive_latched_at == 3

@@ -28,7 +28,7 @@ def test_adaptive_latches_after_the_first_agreeing_step_and_truncates_every_late
     far = torch.stack([c[0], -c[1]])  # sample 1 disagrees
     assert full_call(run, 1.0, c, far).full
     assert full_call(run, 0.8, c, c * 1.5).full  # both samples agree (cosine 1): latch here
-    assert run.latched_at == run.ledger.adaptive_latched_at == 1
+    assert run.latch.latched_at == run.ledger.adaptive_latched_at == 1
     later = [run.plan(s, CFG) for s in (0.6, 0.4, 0.2)]
     assert [p.full for p in later] == [False] * 3
     assert all(p.reasons == ("adaptive",) and p.keep.name == "cond" and p.scale == 1.0 for p in later)
@@ -39,7 +39,7 @@ def test_adaptive_waits_for_every_sample_of_the_batch():
     run = TruncationRun(TruncationPolicy(adaptive_threshold=0.99), SCHEDULE)
     c = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))
     full_call(run, 1.0, c, torch.stack([c[0], c[1] * -1]))
-    assert run.latched_at is None
+    assert run.latch.latched_at is None
     assert run.plan(0.8, CFG).full
 
 
@@ -51,7 +51,7 @@ def test_adaptive_measures_model_outputs_not_x0():
     uncond = -torch.ones(1, 8)
     plan = run.plan(1.0, CFG)
     run.complete(plan, x, torch.tensor([1.0]), [x - cond, x - uncond], BOTH)  # x0s nearly parallel, outputs opposite
-    assert run.latched_at is None
+    assert run.latch.latched_at is None
 
 
 def test_a_new_run_starts_with_a_fresh_latch_and_ledger():
@@ -59,9 +59,9 @@ def test_a_new_run_starts_with_a_fresh_latch_and_ledger():
     first = TruncationRun(policy, SCHEDULE)
     c = torch.ones(1, 8)
     full_call(first, 1.0, c, c)
-    assert first.latched_at == 0
+    assert first.latch.latched_at == 0
     second = TruncationRun(policy, SCHEDULE)
-    assert second.latched_at is None and second.ledger.sampler_calls == 0
+    assert second.latch.latched_at is None and second.ledger.sampler_calls == 0
     assert second.plan(0.6, CFG).full
 
 

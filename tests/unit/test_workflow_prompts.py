@@ -83,7 +83,7 @@ def test_demo_warms_up_only_where_a_workflow_loads_other_files_than_the_last():
 
 
 def logged(ledger) -> str:
-    """The line the pack logs after a run (nodes/truncation.py), for this ledger."""
+    """The line the pack logs after a run (nodes/run_log.py), for this ledger."""
     return f"[Truncated CFG] {ledger.summary()}; sampling 3.00 s"
 
 

@@ -37,21 +37,26 @@ function svgElement(tag, attributes) {
   return el;
 }
 
-export function newState(steps, switchStep, promptId) {
+// ``negativeModel``: the guider runs its negative branch on a second model (model_negative), whose calls the
+// strip counts apart.
+export function newState(steps, switchStep, promptId, negativeModel) {
   return {
     version: STATE_VERSION, promptId: promptId ?? null, steps, cells: new Array(steps).fill(null), current: -1,
-    switchStep: switchStep ?? null, modelCalls: 0, modelCallsCached: 0, modelCallsCore: 0, nothingToSkip: false,
+    switchStep: switchStep ?? null, modelCalls: 0, modelCallsCached: 0, modelCallsCore: 0, modelCallsSaved: 0,
+    negativeModel: Boolean(negativeModel), negativeCalls: 0, negativeCallsCore: 0, nothingToSkip: false,
     notFiniteFrom: null, seconds: null, relDiff: [], done: false, outcome: "running", message: "", lastStep: -1,
   };
 }
 
 // The state a finished (or stopped) run's ledger gives.
-export function stateFromLedger(ledger, seconds, switchStep, promptId, outcome, message) {
+export function stateFromLedger(ledger, seconds, switchStep, promptId, outcome, message, negativeModel) {
   const ran = ledger.steps.filter((s) => s.sampler_calls > 0).map((s) => s.index);
   return {
-    ...newState(ledger.steps.length, switchStep, promptId),
+    ...newState(ledger.steps.length, switchStep, promptId, negativeModel),
+    negativeCalls: ledger.negative_calls, negativeCallsCore: ledger.negative_calls_core,
     cells: ledger.steps.map((s) => s.kind), modelCalls: ledger.model_calls, modelCallsCached: ledger.model_calls_cached,
-    modelCallsCore: ledger.model_calls_core, nothingToSkip: ledger.nothing_to_skip, notFiniteFrom: ledger.not_finite_from,
+    modelCallsCore: ledger.model_calls_core, modelCallsSaved: ledger.model_calls_saved,
+    nothingToSkip: ledger.nothing_to_skip, notFiniteFrom: ledger.not_finite_from,
     seconds, done: true, outcome: outcome || "finished", message: message || "",
     relDiff: ledger.steps.filter((s) => s.full && s.relative_difference !== null)
       .map((s) => [s.index, s.relative_difference]),
@@ -69,6 +74,11 @@ export function validState(s) {
   if (!Array.isArray(s.cells) || s.cells.length !== s.steps) return false;
   if (!s.cells.every((c) => c === null || Object.hasOwn(COLORS, c))) return false;
   if (![s.modelCalls, s.modelCallsCached, s.modelCallsCore].every(isCount) || !isStep(s.current, s.steps)) return false;
+  // A state saved by a pack before 2026-12 has no saved count nor the negative model's: drawn without them.
+  if (![s.modelCallsSaved, s.negativeCalls, s.negativeCallsCore].every((v) => v === undefined || Number.isInteger(v))) {
+    return false;
+  }
+  if (s.negativeModel !== undefined && typeof s.negativeModel !== "boolean") return false;
   if (typeof s.nothingToSkip !== "boolean" || (s.notFiniteFrom !== null && !isStep(s.notFiniteFrom, s.steps))) {
     return false;
   }
@@ -80,11 +90,16 @@ export function validState(s) {
     && Number.isInteger(p[0]) && typeof p[1] === "number");
 }
 
+// The saved count is the ledger's (sampling/ledger.py, the one place it is worked out); here only its share.
 export function statusText(state) {
-  const asked = state.modelCalls + state.modelCallsCached;
-  const saved = state.modelCallsCore ? (100 * (1 - asked / state.modelCallsCore)).toFixed(1) : "0.0";
-  let text = `model calls ${state.modelCalls} / ${state.modelCallsCore} · `;
-  text += state.nothingToSkip ? "cfg 1: no negative branch to skip" : `${saved}% saved`;
+  let text = `model calls ${state.modelCalls} / ${state.modelCallsCore}`;
+  if (state.nothingToSkip) {
+    text += " · cfg 1: no negative branch to skip";
+  } else if (Number.isInteger(state.modelCallsSaved)) {
+    const share = state.modelCallsCore ? 100 * state.modelCallsSaved / state.modelCallsCore : 0;
+    text += ` · ${share.toFixed(1)}% saved`;
+  }
+  if (state.negativeModel) text += ` · negative model ${state.negativeCalls} / ${state.negativeCallsCore}`;
   if (state.modelCallsCached) text += ` · ${state.modelCallsCached} cached`;
   if (state.notFiniteFrom !== null) text += ` · not finite from step ${state.notFiniteFrom + 1}`;
   if (state.seconds) text += ` · ${state.seconds.toFixed(1)} s`;

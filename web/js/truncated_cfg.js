@@ -93,7 +93,7 @@ function eventNode(detail) {
 
 function onStart({ detail }) {
   const node = eventNode(detail);
-  if (node) setState(node, newState(detail.steps, detail.switch_step, detail.prompt_id));
+  if (node) setState(node, newState(detail.steps, detail.switch_step, detail.prompt_id, detail.negative_model));
 }
 
 function onStep({ detail }) {
@@ -108,6 +108,9 @@ function onStep({ detail }) {
   state.modelCalls = detail.model_calls;
   state.modelCallsCached = detail.model_calls_cached;
   state.modelCallsCore = detail.model_calls_core;
+  state.modelCallsSaved = detail.model_calls_saved;
+  state.negativeCalls = detail.negative_calls;
+  state.negativeCallsCore = detail.negative_calls_core;
   setState(node, state);
 }
 
@@ -116,7 +119,7 @@ function onLedger({ detail }) {
   if (!node) return;
   const previous = node.properties?.[PROPERTY];
   setState(node, stateFromLedger(detail.ledger, detail.seconds, previous?.switchStep ?? null, detail.prompt_id,
-    detail.outcome, detail.message));
+    detail.outcome, detail.message, detail.negative_model));
 }
 
 // ComfyUI's own events for a prompt that stopped: any strip of that prompt still running ends there, whichever

@@ -19,7 +19,6 @@ import torch
 from .guidance import extrapolate_in_sigma, model_output, per_sample
 
 
-
 def guided_at(scale: float) -> str:
     """The key of the guided results at one guidance scale (for whole cached calls), beside the two branches':
     results at different scales are different quantities, never carried into one another."""
@@ -33,7 +32,7 @@ class NetworkOutput:
     expert: Optional[str]
 
 
-class HeldOutputs:
+class CacheAnswers:
     """The network's latest two model outputs per branch, and of the guided result per guidance scale."""
 
     def __init__(self):
