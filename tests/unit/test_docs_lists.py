@@ -51,3 +51,13 @@ def test_the_readme_s_nodes_section_names_every_keep_mode_and_only_rules_that_ex
     rules = rules[:rules.index("), and")]
     named = set(re.findall(r"`(\w+)`", rules))
     assert named and named <= {row.name for row in INPUTS}, named - {row.name for row in INPUTS}
+
+
+def test_the_patch_page_names_every_keep_mode_and_only_inputs_that_exist():
+    page = (PACK_ROOT / "web" / "docs" / "TruncatedCFGModelPatch.md").read_text()
+    inputs = section(page, "Every input means")
+    keep = inputs[inputs.index("`keep` ") + len("`keep` "):]
+    keep = keep[:keep.index(";")]
+    assert set(re.split(r",\s*|\s+or\s+", keep.strip())) == set(KEEP_MODES)
+    named = set(re.findall(r"`(\w+)`", inputs))
+    assert named <= {row.name for row in INPUTS} | {"cfg"}, named - {row.name for row in INPUTS}
