@@ -1,8 +1,8 @@
 """A user's models/ tree with the file names the example workflows use, built small.
 
 Diffusion models and VAEs are real ComfyUI architectures with random weights (the Lumina 2, Z-Image, Qwen-Image and
-Ideogram 4 models one layer deep at full width, Z-Image and Ideogram 4 only where the host knows them; the Wan
-experts 512 wide, 2 layers; the Wan 2.2 5B model 256 wide); text encoders are stand-in files (see
+Ideogram 4 models one layer deep at full width; the Wan experts 512 wide, 2 layers; the Wan 2.2 5B, Flux.2 Klein and
+HunyuanVideo 1.5 models 256 wide; each only where the host knows it); text encoders are stand-in files (see
 stand_in_text_encoder.py). Built once per folder; a finished tree of the same kind is reused.
 """
 from __future__ import annotations
@@ -31,6 +31,10 @@ IDEOGRAM4_TEXT_DIM = 53248  # 13 of Qwen3-VL 8B's layers, 4096 each, side by sid
 FLUX2_VAE = "flux2-vae.safetensors"
 FLUX2_KLEIN_UNET = "flux-2-klein-base-4b.safetensors"  # core's Flux.2 Klein template's (base, 4B)
 QWEN_IMAGE_EDIT_UNET = "qwen_image_edit_2511_fp8mixed.safetensors"  # core's Qwen-Image-Edit 2511 template's
+# Core's HunyuanVideo 1.5 (720p text to video) template's: its model, its second text encoder (byT5), its VAE.
+HUNYUAN_VIDEO_15_UNET = "hunyuanvideo1.5_720p_t2v_fp16.safetensors"
+BYT5_GLYPH = "byt5_small_glyphxl_fp16.safetensors"
+HUNYUAN_VIDEO_15_VAE = "hunyuanvideo15_vae_fp16.safetensors"
 WAN_EXPERTS = {
     ("t2v", "high"): "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
     ("t2v", "low"): "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors",
@@ -47,7 +51,7 @@ KIND = "wan experts 512 x 2, qwen-image, wan 2.2 5b, netayume\n"
 
 def kind() -> str:
     """What the marker holds on this host: a tree built for 0.3.64 lacks what 0.33 runs."""
-    return (KIND + "".join(f"{name}\n" for name in ("ZImage", "Ideogram4", "Flux2") if knows(name))
+    return (KIND + "".join(f"{name}\n" for name in ("ZImage", "Ideogram4", "Flux2", "HunyuanVideo15") if knows(name))
             + ("qwen-image-edit 2511\n" if knows_qwen_image_edit_2511() else ""))
 
 
@@ -102,6 +106,13 @@ def build(models: Path, input_dir: Path | None = None) -> Path:
         from devtools.architectures import BY_NAME, state_dict
 
         checkpoints.save_state_dict(unets / FLUX2_KLEIN_UNET, state_dict(BY_NAME["Flux.2 Klein (base)"], seed=50))
+    if knows("HunyuanVideo15"):
+        # Detection reads its width from the weights too; its VAE's it fixes (1.26B parameters).
+        from devtools.architectures import BY_NAME, state_dict
+
+        checkpoints.save_state_dict(unets / HUNYUAN_VIDEO_15_UNET, state_dict(BY_NAME["HunyuanVideo 1.5"], seed=70))
+        checkpoints.save_state_dict(te / BYT5_GLYPH, {MARKER: torch.zeros(1)})
+        checkpoints.save_state_dict(vae / HUNYUAN_VIDEO_15_VAE, checkpoints.hunyuan_video_15_vae_state_dict())
     if knows("Ideogram4") or knows("Flux2"):
         checkpoints.save_state_dict(vae / FLUX2_VAE, checkpoints.flux2_vae_state_dict())
     if knows("Ideogram4"):

@@ -39,7 +39,7 @@ class StandInCLIP:
 
     def encode_from_tokens_scheduled(self, tokens, unprojected=False, add_dict=None, show_pbar=True):
         g = torch.Generator().manual_seed(zlib.crc32(tokens["text"].encode()))
-        extra = {}
+        extra = {"pooled_output": None}  # as ComfyUI's encoders hand it on where they have none (HunyuanVideo reads it)
         if self.clip_type == comfy.sd.CLIPType.LUMINA2:
             extra["attention_mask"] = torch.ones(1, TOKENS, dtype=torch.long)
         return [[torch.randn(1, TOKENS, self.width, generator=g), extra]]

@@ -4,7 +4,8 @@ devtools/build_workflows.py builds each one in ComfyUI's real frontend and saves
 serialises, so the files are exactly what users' ComfyUI writes. Settings follow the models'
 published defaults (see README); file names are those users have after following the README.
 """
-from devtools.model_tree import (FLUX2_KLEIN_UNET, FLUX2_VAE, FLUX_VAE, GEMMA, IDEOGRAM4_UNCONDITIONAL, IDEOGRAM4_UNET,
+from devtools.model_tree import (BYT5_GLYPH, FLUX2_KLEIN_UNET, FLUX2_VAE, FLUX_VAE, GEMMA, HUNYUAN_VIDEO_15_UNET,
+                                 HUNYUAN_VIDEO_15_VAE, IDEOGRAM4_UNCONDITIONAL, IDEOGRAM4_UNET,
                                  LUMINA_UNET, NETAYUME_CHECKPOINT, QWEN3_4B, QWEN3VL_8B, QWEN_IMAGE_EDIT_UNET,
                                  QWEN_IMAGE_UNET, QWEN_IMAGE_VAE, QWEN_VL_7B, START_IMAGE, UMT5, WAN22_5B_UNET,
                                  WAN22_VAE, WAN_EXPERTS, WAN_VAE, Z_IMAGE_UNET, knows, knows_qwen_image_edit_2511)
@@ -372,6 +373,30 @@ def flux2_klein_t2i():
     return nodes + tail, links + tail_links
 
 
+def hunyuan_video_15_t2v():
+    """Core's HunyuanVideo 1.5 720p text-to-video template (its loaders: Qwen2.5-VL 7B and byT5 for the glyphs, shift
+    7, 1280x720x121, 20 euler steps, CFGGuider cfg 6, an empty negative prompt) with the pack's guider at its
+    recommendation for 20 steps: full CFG on every 4th step, the guidance reused (extrapolated) between."""
+    nodes = [
+        node("loader", "UNETLoader", 0, 0, unet_name=HUNYUAN_VIDEO_15_UNET, weight_dtype="default"),
+        node("clip", "DualCLIPLoader", 0, 140, clip_name1=QWEN_VL_7B, clip_name2=BYT5_GLYPH, type="hunyuan_video_15",
+             device="default"),
+        node("vae", "VAELoader", 0, 300, vae_name=HUNYUAN_VIDEO_15_VAE),
+        node("latent", "EmptyHunyuanVideo15Latent", 0, 420, width=1280, height=720, length=121, batch_size=1),
+        node("shift", "ModelSamplingSD3", 1, 560, shift=7.0),
+        node("positive", "CLIPTextEncode", 1, 0, text=WAN_PROMPT),
+        node("negative", "CLIPTextEncode", 1, 300, text=""),
+        node("guider", "TruncatedCFGGuider", 2, 0, node_width=STRIP_WIDTH, cfg=6.0, cfg_truncate_steps=0,
+             cfg_trunc_ratio=1.0, keep="reuse_extrapolated", cfg_every=4),
+    ]
+    links = [("clip", 0, "positive", "clip"), ("clip", 0, "negative", "clip"), ("loader", 0, "shift", "model"),
+             ("shift", 0, "guider", "model"), ("positive", 0, "guider", "positive"),
+             ("negative", 0, "guider", "negative")]
+    tail, tail_links = custom_sampler_tail(3, ("latent", 0), "euler", 20, "shift", vae=("vae", 0))
+    video, video_links = video_tail(5, "video/hunyuan_video_15_reuse_cfg", fps=24.0)
+    return nodes + tail + video, links + tail_links + video_links
+
+
 QWEN_IMAGE_EDIT_PROMPT = "Turn the picture into a watercolour painting of a sunrise over the sea"
 
 
@@ -424,6 +449,7 @@ TITLES = {
     "ideogram4_t2i_reuse_cfg": "Ideogram 4 · text to image · two models, guidance reused",
     "flux2_klein_t2i_reuse_cfg": "Flux.2 Klein (base) · text to image · guidance reused",
     "qwen_image_edit_2511_reuse_cfg": "Qwen-Image-Edit 2511 · image edit · guidance reused",
+    "hunyuan_video_15_t2v_reuse_cfg": "HunyuanVideo 1.5 · text to video · guidance reused",
 }
 # The workflows whose model a host may not know: how to tell, and what to say.
 NEEDS = {
@@ -431,6 +457,8 @@ NEEDS = {
     "z_image_t2i_reuse_cfg": (lambda: knows("ZImage"), "Z-Image (core added it in November 2025, after 0.3.64)"),
     "ideogram4_t2i_reuse_cfg": (lambda: knows("Ideogram4"), "Ideogram 4 nor its nodes (core added them after 0.3.64)"),
     "flux2_klein_t2i_reuse_cfg": (lambda: knows("Flux2"), "Flux.2 nor its nodes (core added them after 0.3.64)"),
+    "hunyuan_video_15_t2v_reuse_cfg": (lambda: knows("HunyuanVideo15"),
+                                       "HunyuanVideo 1.5 nor its nodes (core added them after 0.3.64)"),
     "qwen_image_edit_2511_reuse_cfg": (knows_qwen_image_edit_2511,
                                        "Qwen-Image-Edit 2511's reference method (core added it after 0.3.64)"),
 }
@@ -438,7 +466,8 @@ NEEDS = {
 SLOW_ON_CPU = {"qwen_image_edit_2511_reuse_cfg": "its reference latents are 1 megapixel whatever the picture's size, "
                                                   "about 12 s a full-width model call on two cores"}
 # Those whose nodes the oldest supported ComfyUI lacks as well: saved from the newest host's frontend.
-BUILD_ON_NEWEST = ("ideogram4_t2i_reuse_cfg", "flux2_klein_t2i_reuse_cfg", "qwen_image_edit_2511_reuse_cfg")
+BUILD_ON_NEWEST = ("ideogram4_t2i_reuse_cfg", "flux2_klein_t2i_reuse_cfg", "qwen_image_edit_2511_reuse_cfg",
+                   "hunyuan_video_15_t2v_reuse_cfg")
 
 
 def not_on_this_host(name: str):
@@ -466,6 +495,7 @@ WORKFLOWS = {
     "ideogram4_t2i_reuse_cfg": ideogram4_t2i,
     "flux2_klein_t2i_reuse_cfg": flux2_klein_t2i,
     "qwen_image_edit_2511_reuse_cfg": qwen_image_edit_2511,
+    "hunyuan_video_15_t2v_reuse_cfg": hunyuan_video_15_t2v,
 }
 
 
@@ -580,4 +610,12 @@ BLUEPRINTS = {
                      "steps), with Truncated CFG on KSampler: full CFG on every 8th step and the guidance reused "
                      "between (about 44 % fewer model calls). The output keeps the input picture's size. Needs "
                      "ComfyUI 0.33.")),
+    "Text to Video (HunyuanVideo 1.5, Truncated CFG)": Blueprint(
+        hunyuan_video_15_t2v, outside=("save",), labels=PROMPT_LABELS,
+        exposed=[("latent", "width"), ("latent", "height"), ("latent", "length")] + SEED_STEPS + GUIDER_EXPOSED
+        + [("loader", "unet_name"), ("clip", "clip_name1"), ("clip", "clip_name2"), ("vae", "vae_name")],
+        category="Video generation and editing/Text to video",
+        description=("HunyuanVideo 1.5 text to video as core's 720p template runs it (cfg 6, 20 steps), with Truncated "
+                     "CFG: full CFG on every 4th step and the guidance reused between (37.5 % fewer model calls). "
+                     "Needs ComfyUI 0.33.")),
 }

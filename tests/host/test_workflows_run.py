@@ -34,6 +34,7 @@ EXPECTED = {
     "ideogram4_t2i_reuse_cfg": 6,  # cfg_every 4: steps 1..3 and 5..7 (CFGOverride's cfg 3 is not cfg 1)
     "flux2_klein_t2i_reuse_cfg": 6,  # cfg_every 4
     "qwen_image_edit_2511_reuse_cfg": 2,  # cfg_every 8, at 3 steps (below)
+    "hunyuan_video_15_t2v_reuse_cfg": 6,  # cfg_every 4
 }
 # Fewer steps where each model call is slow on a CPU: Qwen-Image-Edit's reference latents are 1 megapixel whatever
 # the picture's size (TextEncodeQwenImageEditPlus scales them so), 4,096 tokens through the full-width layer.
