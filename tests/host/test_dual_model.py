@@ -149,3 +149,24 @@ def test_core_s_cfg_override_on_the_model_as_in_core_s_ideogram_blueprint(wan_mo
     ledger = guider.controller.last_ledger
     assert negative_rows == sum(core_negative_rows) == ledger.negative_calls == ledger.negative_calls_core
     assert positive_rows == STEPS and (negative_rows < STEPS) == (override_cfg == 1.0)
+
+
+@pytest.mark.parametrize("cache", ["LazyCache", "EasyCache"])
+def test_a_step_cache_on_the_model_with_a_negative_model_is_coordinated_and_each_model_counted(
+        wan_model, negative_model, wan_conds, cache):
+    """A core cache on the (positive) model, as core's templates put one on the loader's output: coordinating, every
+    full step reaches both networks; what each network ran is what the ledger counts for it, the cached calls
+    apart. (A cache on the negative model itself is not coordinated: the help page says so.)"""
+    from devtools.core_nodes import with_step_cache
+
+    cached = with_step_cache(wan_model, cache, 3.0, 0.0, 1.0)
+    sigmas = schedule(wan_model)
+    guider = dual_guider(cached, negative_model, wan_conds, cfg_every=2, keep="reuse_extrapolated")
+    got, positive_rows, negative_rows = rows_per_model(wan_model, negative_model, guider, 1, sigmas)
+    ledger = guider.controller.last_ledger
+    assert torch.isfinite(got).all()
+    full = [s for s in ledger.steps if s.full]
+    assert [s.index for s in full] == [0, 2, 4, 6] and all(s.model_calls == 2 for s in full)
+    assert negative_rows == ledger.negative_calls == len(full)
+    assert positive_rows + negative_rows == ledger.model_calls
+    assert ledger.model_calls_cached > 0
