@@ -184,7 +184,8 @@ SEARCH = {"Text to Image (Qwen-Image 2512, Truncated CFG)": "2512",
           "Text to Image (Ideogram 4, Truncated CFG)": "Ideogram",
           "Text to Image (Flux.2 Klein base, Truncated CFG)": "Klein",
           "Image Edit (Qwen-Image-Edit 2511, Truncated CFG)": "Qwen-Image-Edit 2511",
-          "Text to Video (HunyuanVideo 1.5, Truncated CFG)": "HunyuanVideo 1.5 Truncated"}
+          "Text to Video (HunyuanVideo 1.5, Truncated CFG)": "HunyuanVideo",
+          "Text to Video (Wan 2.2 5B, Truncated CFG)": "Wan 2.2 5B"}
 
 
 # Fewer steps where each model call is slow on a CPU (Qwen-Image-Edit's 1-megapixel reference latents): step 0
