@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from devtools.checkpoints import init_weights, z_image_unet_config
+from devtools.model_tree import knows, knows_qwen_image_edit_2511
 
 TOKENS = 8
 
@@ -33,17 +34,16 @@ class Architecture:
     audio_latent: tuple | None = None  # an audio-video model's audio stream (one sample's shape)
     # Keys core's detection added after 0.3.64 (measured there): left out on hosts before 0.4.
     later_keys: tuple = ()
-    # What the architecture needs that core added after 0.3.64, where the supported model alone does not say it.
-    needs_later_core: str = ""
+    # What the architecture needs beyond its supported model, where that alone does not say it: (whether the host
+    # has it, what it is).
+    needs: tuple | None = None
 
     def missing(self) -> str | None:
         """Why the running host cannot build it (None: it can)."""
-        import comfy.supported_models
-
-        if not hasattr(comfy.supported_models, self.supported_model):
+        if not knows(self.supported_model):
             return f"this ComfyUI has no {self.name} (core's supported model {self.supported_model})"
-        if self.needs_later_core and older_core():
-            return f"this ComfyUI has no {self.needs_later_core} (core added it after 0.3.64)"
+        if self.needs is not None and not self.needs[0]():
+            return f"this ComfyUI has no {self.needs[1]} (core added it after 0.3.64)"
         return None
 
     def host_config(self) -> dict:
@@ -116,7 +116,7 @@ ARCHITECTURES = [
                  {"image_model": "qwen_image", "in_channels": 64, "num_layers": 1, "num_attention_heads": 2,
                   "default_ref_method": "index_timestep_zero"},
                  (16, 8, 8), 3584, "image_qwen_image_edit_2511", 40, 4.0, extras={"reference_latents": (16, 8, 8)},
-                 needs_later_core="Qwen-Image-Edit 2511's reference method (index_timestep_zero)"),
+                 needs=(knows_qwen_image_edit_2511, "Qwen-Image-Edit 2511's reference method (index_timestep_zero)")),
     Architecture("HunyuanVideo 1.5", "HunyuanVideo15", HUNYUAN_VIDEO_15,
                  (32, 1, 8, 8), 3584, "video_hunyuan_video_1.5_720p_t2v", 20, 6.0, extras=HUNYUAN_15_TEXT),
     Architecture("HunyuanVideo 1.5 (image to video)", "HunyuanVideo15", HUNYUAN_VIDEO_15, (32, 1, 8, 8), 3584,
